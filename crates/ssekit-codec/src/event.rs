@@ -1,0 +1,309 @@
+//! The items of an event stream: events, retry times and comments.
+
+use alloc::string::String;
+use bytes::Bytes;
+use core::fmt;
+
+use crate::error::{Field, InvalidValue};
+use crate::text::Text;
+
+const MESSAGE: Text = Text::from_static("message");
+
+/// Returns the index and value of the first byte of `value` that is a line break (or NUL when
+/// `nul` is set).
+fn find_forbidden(value: &[u8], nul: bool) -> Option<(usize, u8)> {
+    let found = if nul {
+        memchr::memchr3(b'\r', b'\n', 0, value)
+    } else {
+        memchr::memchr2(b'\r', b'\n', value)
+    };
+    found.map(|i| (i, value[i]))
+}
+
+/// An event type (the `event:` field): any text without CR or LF.
+///
+/// An empty type means the default, `message`, as it does on the wire.
+///
+/// ```
+/// use ssekit_codec::EventType;
+///
+/// assert_eq!(EventType::new("update").unwrap().as_str(), "update");
+/// assert!(EventType::new("two\nlines").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EventType(Text);
+
+impl EventType {
+    /// Validates an event type: it must not contain `\r` or `\n`.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        if let Some((index, byte)) = find_forbidden(value.as_bytes(), false) {
+            return Err(InvalidValue::new(Field::EventType, byte, index));
+        }
+        if value.is_empty() {
+            return Ok(EventType(MESSAGE));
+        }
+        Ok(EventType(Text::from_string(value)))
+    }
+
+    /// The default type, `message`.
+    pub const fn message() -> Self {
+        EventType(MESSAGE)
+    }
+
+    /// The type as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl core::str::FromStr for EventType {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        EventType::new(s)
+    }
+}
+
+/// An event id (the `id:` field): any text without CR, LF or NUL.
+///
+/// ```
+/// use ssekit_codec::EventId;
+///
+/// assert_eq!(EventId::new("42").unwrap().as_str(), "42");
+/// assert!(EventId::new("a\0b").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EventId(Text);
+
+impl EventId {
+    /// Validates an id: it must not contain `\r`, `\n` or NUL.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        if let Some((index, byte)) = find_forbidden(value.as_bytes(), true) {
+            return Err(InvalidValue::new(Field::Id, byte, index));
+        }
+        Ok(EventId(Text::from_string(value)))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl core::str::FromStr for EventId {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        EventId::new(s)
+    }
+}
+
+/// A message event: a type, data and an id.
+///
+/// Decoded events carry the stream's *last event ID* at dispatch (it persists across events
+/// until an `id:` field changes it); `None` when that ID is empty. When encoding, `Some` writes
+/// an `id:` line (an empty id resets the client's last event ID) and `None` writes none.
+///
+/// ```
+/// use ssekit_codec::{Event, EventId, EventType};
+///
+/// let event = Event::new("line one\nline two")
+///     .with_type(EventType::new("note")?)
+///     .with_id(EventId::new("7")?);
+/// assert_eq!(event.event_type(), "note");
+/// assert_eq!(event.data(), "line one\nline two");
+/// assert_eq!(event.id(), Some("7"));
+/// # Ok::<(), ssekit_codec::InvalidValue>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Event {
+    event_type: Text,
+    data: Text,
+    id: Option<Text>,
+}
+
+impl Event {
+    /// A `message` event with this data and no id. Data may hold any text, line breaks included.
+    pub fn new(data: impl Into<String>) -> Self {
+        Event {
+            event_type: MESSAGE,
+            data: Text::from_string(data.into()),
+            id: None,
+        }
+    }
+
+    pub(crate) fn from_parts(event_type: Text, data: Text, id: Option<Text>) -> Self {
+        Event {
+            event_type,
+            data,
+            id,
+        }
+    }
+
+    /// Sets the event type.
+    #[must_use]
+    pub fn with_type(mut self, event_type: EventType) -> Self {
+        self.event_type = event_type.0;
+        self
+    }
+
+    /// Sets the id.
+    #[must_use]
+    pub fn with_id(mut self, id: EventId) -> Self {
+        self.id = Some(id.0);
+        self
+    }
+
+    /// Removes the id.
+    #[must_use]
+    pub fn without_id(mut self) -> Self {
+        self.id = None;
+        self
+    }
+
+    /// The event type; `message` unless the stream set another.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The data, lines joined with `\n`.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+
+    /// The data as shared bytes (a slice of the decoder's input where possible).
+    pub fn data_bytes(&self) -> &Bytes {
+        self.data.as_bytes()
+    }
+
+    /// The id, if any.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("event_type", &self.event_type)
+            .field("data", &self.data)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// A comment line (`: text`): ignored by `EventSource`, used for keep-alives.
+///
+/// Decoded comments have the one space after the colon removed, as field values do, so
+/// encoding and decoding a comment gives it back.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Comment(Text);
+
+impl Comment {
+    /// A comment. Text holding line breaks is encoded as several comment lines.
+    pub fn new(text: impl Into<String>) -> Self {
+        Comment(Text::from_string(text.into()))
+    }
+
+    pub(crate) fn from_text(text: Text) -> Self {
+        Comment(text)
+    }
+
+    /// The comment text.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Comment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Comment").field(&self.0).finish()
+    }
+}
+
+/// One item of an event stream.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Frame {
+    /// A dispatched event.
+    Event(Event),
+    /// A `retry:` field: the reconnection time in milliseconds.
+    Retry(u64),
+    /// A comment line (decoded only when asked for).
+    Comment(Comment),
+}
+
+/// A dispatched event at the byte level: the values exactly as they were on the wire, without
+/// UTF-8 validation. For users who carry binary-ish or non-UTF-8 payloads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RawEvent {
+    pub(crate) event_type: Option<Bytes>,
+    pub(crate) data: Bytes,
+    pub(crate) id: Bytes,
+}
+
+impl RawEvent {
+    /// The event type's bytes; `b"message"` when the stream set none (or an empty one).
+    pub fn event_type(&self) -> &[u8] {
+        self.event_type.as_deref().unwrap_or(b"message")
+    }
+
+    /// The data bytes, lines joined with `\n`.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// The last event ID at dispatch; empty when none was set.
+    pub fn id(&self) -> &Bytes {
+        &self.id
+    }
+
+    /// Converts to an [`Event`], replacing invalid UTF-8 with U+FFFD as browsers do.
+    pub fn into_event(self) -> Event {
+        let event_type = match self.event_type {
+            Some(t) => Text::from_utf8_lossy(t),
+            None => MESSAGE,
+        };
+        let id = if self.id.is_empty() {
+            None
+        } else {
+            Some(Text::from_utf8_lossy(self.id))
+        };
+        Event::from_parts(event_type, Text::from_utf8_lossy(self.data), id)
+    }
+}
+
+/// One item of an event stream at the byte level; see [`RawEvent`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RawFrame {
+    /// A dispatched event.
+    Event(RawEvent),
+    /// A `retry:` field: the reconnection time in milliseconds.
+    Retry(u64),
+    /// A comment line's text after the colon and one optional space (decoded only when asked for).
+    Comment(Bytes),
+}
+
+impl RawFrame {
+    /// Converts to a [`Frame`], replacing invalid UTF-8 with U+FFFD.
+    pub fn into_frame(self) -> Frame {
+        match self {
+            RawFrame::Event(e) => Frame::Event(e.into_event()),
+            RawFrame::Retry(ms) => Frame::Retry(ms),
+            RawFrame::Comment(c) => Frame::Comment(Comment::from_text(Text::from_utf8_lossy(c))),
+        }
+    }
+}
