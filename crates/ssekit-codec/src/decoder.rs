@@ -303,7 +303,8 @@ impl Parser {
                     }
                 }
             };
-            if self.discarding_line {
+            if self.discarding_line || (self.discarding_event && end > 0) {
+                // The rest of an over-long line, or a line of an event being skipped.
                 self.discarding_line = false;
                 buf.advance(end + ending);
                 continue;
@@ -321,9 +322,11 @@ impl Parser {
     /// No line ending in `buf[self.scanned..]`: remember how far the search went, and enforce
     /// the line length limit.
     fn no_line_end(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
-        if self.discarding_line {
+        if self.discarding_line || (self.discarding_event && !buf.is_empty()) {
+            // Skipping: nothing of this line is needed, so nothing of it is kept.
             buf.clear();
             self.scanned = 0;
+            self.discarding_line = true;
             return Ok(None);
         }
         if buf.len() > self.limits.max_line_length() {
@@ -359,10 +362,6 @@ impl Parser {
         if end == 0 {
             buf.advance(ending);
             return Ok(self.dispatch());
-        }
-        if self.discarding_event {
-            buf.advance(end + ending);
-            return Ok(None);
         }
         let line = &buf[..end];
         let (name_end, value_start) = match memchr::memchr(b':', line) {

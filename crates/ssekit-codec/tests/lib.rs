@@ -1,1 +1,8 @@
-//! Integration tests of the codec.
+//! Integration tests of the codec: spec cases as data, a slow oracle decoder written from the
+//! specification, and property tests holding the fast decoder to it.
+
+mod cases;
+mod encoder;
+mod oracle;
+mod props;
+mod support;

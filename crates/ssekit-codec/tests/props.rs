@@ -1,0 +1,165 @@
+//! Property tests: chunking never matters, the fast decoder agrees with the oracle, and
+//! encoding then decoding gives every event back.
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use ssekit_codec::{Comment, Encoder, Event, EventId, EventType, Frame, Limits};
+
+use crate::support::{decode_all, decode_chunks};
+
+/// Pieces that SSE streams are made of, so that random input is often meaningful.
+const PIECES: &[&[u8]] = &[
+    b"data", b"data:", b"data: ", b"event:", b"event: ", b"id:", b"id: ", b"retry:", b"retry: ",
+    b":", b" ", b"\r", b"\n", b"\r\n", b"\n\n", b"\0", b"x", b"yz", b"12", b"0", b"\xc3\xa9",
+    b"\xe2\x82", b"\xff", b"\xef\xbb\xbf", b"\xef\xbb", b"\xf0\x9f\x8e\x89", b"message",
+];
+
+fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(prop::sample::select(PIECES), 0..64).prop_map(|p| p.concat()),
+        prop::collection::vec(any::<u8>(), 0..256),
+    ]
+}
+
+/// Cuts `input` at the given points (taken modulo its length).
+fn cut(input: &[u8], points: &[usize]) -> Vec<Vec<u8>> {
+    let mut at: Vec<usize> = points.iter().map(|p| p % (input.len() + 1)).collect();
+    at.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for p in at {
+        chunks.push(input[start..p].to_vec());
+        start = p;
+    }
+    chunks.push(input[start..].to_vec());
+    chunks
+}
+
+/// Text with line breaks of every kind, NUL, and multibyte characters.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("\n".to_owned()),
+            Just("\r".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\0".to_owned()),
+            Just(" ".to_owned()),
+            Just(":".to_owned()),
+            Just("é🎉".to_owned()),
+            "[a-z]{1,4}",
+            any::<char>().prop_map(String::from),
+        ],
+        0..12,
+    )
+    .prop_map(|p| p.concat())
+}
+
+fn normalise_breaks(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_chunking_gives_the_same_frames(input in sse_bytes(), points in prop::collection::vec(any::<usize>(), 0..8), comments: bool) {
+        let whole = decode_all(&input, comments);
+        let chunks = cut(&input, &points);
+        let chunked = decode_chunks(Limits::default(), comments, chunks.iter().map(Vec::as_slice));
+        prop_assert_eq!(whole, chunked);
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_frames_and_errors_under_limits(
+        input in sse_bytes(),
+        points in prop::collection::vec(any::<usize>(), 0..8),
+        line in 1usize..16,
+        size in 1usize..16,
+    ) {
+        let limits = Limits::default().with_max_line_length(line).with_max_event_size(size);
+        let whole = decode_chunks(limits, true, [&input[..]]);
+        let chunks = cut(&input, &points);
+        let chunked = decode_chunks(limits, true, chunks.iter().map(Vec::as_slice));
+        prop_assert_eq!(whole, chunked);
+    }
+
+    #[test]
+    fn byte_by_byte_agrees_with_the_oracle(input in sse_bytes(), comments: bool) {
+        let fast = decode_chunks(Limits::default(), comments, input.chunks(1));
+        let slow = crate::oracle::decode(&input, comments);
+        prop_assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn whole_agrees_with_the_oracle(input in sse_bytes(), comments: bool) {
+        prop_assert_eq!(decode_all(&input, comments), crate::oracle::decode(&input, comments));
+    }
+
+    #[test]
+    fn encode_then_decode_gives_the_events_back(
+        events in prop::collection::vec((text(), text(), prop::option::of(text())), 0..6),
+        retry in prop::option::of(any::<u64>()),
+        comment in prop::option::of(text()),
+    ) {
+        let encoder = Encoder::new();
+        let mut wire = BytesMut::new();
+        let mut expect = Vec::new();
+        if let Some(ms) = retry {
+            encoder.encode_retry(ms, &mut wire);
+            expect.push(json!({ "retry": ms }));
+        }
+        if let Some(c) = &comment {
+            encoder.encode_comment(&Comment::new(c.clone()), &mut wire);
+            for line in normalise_breaks(c).split('\n') {
+                expect.push(json!({ "comment": line }));
+            }
+        }
+        let mut last_id = String::new();
+        for (data, kind, id) in events {
+            let mut event = Event::new(data.clone());
+            match EventType::new(kind.clone()) {
+                Ok(t) => event = event.with_type(t),
+                Err(e) => {
+                    // Rejected exactly when the type holds a line break, never silently changed.
+                    prop_assert!(kind.contains(['\r', '\n']));
+                    prop_assert!(matches!(e.byte(), b'\r' | b'\n'));
+                }
+            }
+            if let Some(id) = id {
+                match EventId::new(id.clone()) {
+                    Ok(valid) => {
+                        event = event.with_id(valid);
+                        last_id = id;
+                    }
+                    Err(_) => prop_assert!(id.contains(['\r', '\n', '\0'])),
+                }
+            }
+            let before = wire.len();
+            encoder.encode_event(&event, &mut wire);
+            prop_assert_eq!(wire.len() - before, encoder.event_len(&event));
+            expect.push(json!({
+                "event": event.event_type(),
+                "data": normalise_breaks(event.data()),
+                "id": last_id,
+            }));
+        }
+        let got = decode_all(&wire, true);
+        prop_assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn decoded_event_equals_the_encoded_one(data in text(), kind in "[a-z]{0,6}", id in prop::option::of("[a-z0-9]{1,6}")) {
+        let mut event = Event::new(normalise_breaks(&data)).with_type(EventType::new(kind).unwrap());
+        if let Some(id) = id {
+            event = event.with_id(EventId::new(id).unwrap());
+        }
+        let mut wire = BytesMut::new();
+        Encoder::new().encode_event(&event, &mut wire);
+        let mut decoder = ssekit_codec::Decoder::new();
+        decoder.feed(&wire);
+        prop_assert_eq!(decoder.next_frame().unwrap(), Some(Frame::Event(event)));
+        prop_assert_eq!(decoder.next_frame().unwrap(), None);
+    }
+}
+
