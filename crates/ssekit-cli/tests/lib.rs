@@ -1,1 +1,3 @@
-//! Integration tests of the `ssekit` binary.
+//! Integration tests of the `ssekit` binary: the command-line contract.
+
+mod codec_commands;

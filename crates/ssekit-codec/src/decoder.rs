@@ -196,7 +196,10 @@ impl Decoder {
     /// Ends the stream fed with [`feed`](Self::feed): returns its remaining frames one per call,
     /// then `Ok(None)`, dropping an unterminated last event. See [`decode_eof`](Self::decode_eof).
     pub fn finish(&mut self) -> Result<Option<Frame>, DecodeError> {
-        Ok(self.parser.decode_eof(&mut self.buf)?.map(RawFrame::into_frame))
+        Ok(self
+            .parser
+            .decode_eof(&mut self.buf)?
+            .map(RawFrame::into_frame))
     }
 
     /// Decodes the next frame from the front of `buf`, removing the bytes it consumed.
@@ -420,4 +423,3 @@ impl Parser {
         }))
     }
 }
-

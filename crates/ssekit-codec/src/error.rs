@@ -59,7 +59,11 @@ impl fmt::Display for DecodeError {
                 write!(f, "line longer than the limit of {} bytes", self.limit)
             }
             DecodeErrorKind::EventTooLarge => {
-                write!(f, "event data larger than the limit of {} bytes", self.limit)
+                write!(
+                    f,
+                    "event data larger than the limit of {} bytes",
+                    self.limit
+                )
             }
         }
     }

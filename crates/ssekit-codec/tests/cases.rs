@@ -33,8 +33,8 @@ fn load() -> Vec<Case> {
     let mut cases = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read case file");
-        let list: Vec<Value> = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let list: Vec<Value> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for case in list {
             let input = match (case.get("input"), case.get("input_hex")) {
                 (Some(Value::String(s)), None) => s.as_bytes().to_vec(),
@@ -51,15 +51,25 @@ fn load() -> Vec<Case> {
                 }
             }
             cases.push(Case {
-                name: format!("{}: {}", file.file_name().unwrap().to_string_lossy(), case["name"].as_str().unwrap()),
+                name: format!(
+                    "{}: {}",
+                    file.file_name().unwrap().to_string_lossy(),
+                    case["name"].as_str().unwrap()
+                ),
                 input,
-                comments: case.get("comments").and_then(Value::as_bool).unwrap_or(false),
+                comments: case
+                    .get("comments")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 limits,
                 expect: case["expect"].as_array().expect("expect").clone(),
             });
         }
     }
-    assert!(cases.len() > 50, "expected the test data to hold many cases");
+    assert!(
+        cases.len() > 50,
+        "expected the test data to hold many cases"
+    );
     cases
 }
 

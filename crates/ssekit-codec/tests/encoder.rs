@@ -12,13 +12,22 @@ fn encode(frame: &Frame) -> String {
 #[test]
 fn every_kind_of_line_break_in_data_is_one_line_break() {
     let event = Event::new("a\nb\rc\r\nd");
-    assert_eq!(encode(&Frame::Event(event)), "data: a\ndata: b\ndata: c\ndata: d\n\n");
+    assert_eq!(
+        encode(&Frame::Event(event)),
+        "data: a\ndata: b\ndata: c\ndata: d\n\n"
+    );
 }
 
 #[test]
 fn crlf_is_never_two_lines() {
-    assert_eq!(encode(&Frame::Event(Event::new("\r\n"))), "data:\ndata:\n\n");
-    assert_eq!(encode(&Frame::Event(Event::new("\r\r\n\n"))), "data:\ndata:\ndata:\ndata:\n\n");
+    assert_eq!(
+        encode(&Frame::Event(Event::new("\r\n"))),
+        "data:\ndata:\n\n"
+    );
+    assert_eq!(
+        encode(&Frame::Event(Event::new("\r\r\n\n"))),
+        "data:\ndata:\ndata:\ndata:\n\n"
+    );
 }
 
 #[test]
@@ -31,7 +40,10 @@ fn type_and_id_are_written_before_data() {
     let event = Event::new("x")
         .with_type(EventType::new("update").unwrap())
         .with_id(EventId::new("42").unwrap());
-    assert_eq!(encode(&Frame::Event(event)), "event: update\nid: 42\ndata: x\n\n");
+    assert_eq!(
+        encode(&Frame::Event(event)),
+        "event: update\nid: 42\ndata: x\n\n"
+    );
 }
 
 #[test]
@@ -54,16 +66,28 @@ fn a_leading_space_in_data_survives() {
 #[test]
 fn retry_and_comments() {
     assert_eq!(encode(&Frame::Retry(0)), "retry: 0\n");
-    assert_eq!(encode(&Frame::Retry(u64::MAX)), "retry: 18446744073709551615\n");
-    assert_eq!(encode(&Frame::Comment(Comment::new("keep-alive"))), ": keep-alive\n");
-    assert_eq!(encode(&Frame::Comment(Comment::new("a\r\nb"))), ": a\n: b\n");
+    assert_eq!(
+        encode(&Frame::Retry(u64::MAX)),
+        "retry: 18446744073709551615\n"
+    );
+    assert_eq!(
+        encode(&Frame::Comment(Comment::new("keep-alive"))),
+        ": keep-alive\n"
+    );
+    assert_eq!(
+        encode(&Frame::Comment(Comment::new("a\r\nb"))),
+        ": a\n: b\n"
+    );
     assert_eq!(encode(&Frame::Comment(Comment::new(""))), ":\n");
 }
 
 #[test]
 fn constructors_reject_what_cannot_be_encoded() {
     let e = EventType::new("a\nb").unwrap_err();
-    assert_eq!((e.field(), e.byte(), e.index()), (Field::EventType, b'\n', 1));
+    assert_eq!(
+        (e.field(), e.byte(), e.index()),
+        (Field::EventType, b'\n', 1)
+    );
     assert_eq!(e.to_string(), "event type contains a line feed at byte 1");
     let e = EventId::new("ab\r").unwrap_err();
     assert_eq!((e.field(), e.byte(), e.index()), (Field::Id, b'\r', 2));

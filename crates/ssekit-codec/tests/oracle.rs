@@ -35,7 +35,11 @@ pub(crate) fn decode(input: &[u8], comments: bool) -> Vec<Value> {
             if data.ends_with('\n') {
                 data.pop();
             }
-            let kind = if event_type.is_empty() { "message" } else { event_type.as_str() };
+            let kind = if event_type.is_empty() {
+                "message"
+            } else {
+                event_type.as_str()
+            };
             out.push(json!({"event": kind, "data": data, "id": last_event_id}));
             data.clear();
             event_type.clear();
@@ -56,23 +60,17 @@ pub(crate) fn decode(input: &[u8], comments: bool) -> Vec<Value> {
             None => (line, ""),
         };
         match field {
-            "event" => event_type = value.to_owned(),
+            "event" => value.clone_into(&mut event_type),
             "data" => {
                 data.push_str(value);
                 data.push('\n');
             }
-            "id" => {
-                if !value.contains('\0') {
-                    last_event_id = value.to_owned();
-                }
-            }
-            "retry" => {
-                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                    let ms = value.bytes().fold(0u64, |acc, d| {
-                        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                    });
-                    out.push(json!({ "retry": ms }));
-                }
+            "id" if !value.contains('\0') => value.clone_into(&mut last_event_id),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                let ms = value.bytes().fold(0u64, |acc, d| {
+                    acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                });
+                out.push(json!({ "retry": ms }));
             }
             _ => {}
         }

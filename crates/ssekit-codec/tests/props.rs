@@ -3,16 +3,40 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use ssekit_codec::{Comment, Encoder, Event, EventId, EventType, Frame, Limits};
 
 use crate::support::{decode_all, decode_chunks};
 
 /// Pieces that SSE streams are made of, so that random input is often meaningful.
 const PIECES: &[&[u8]] = &[
-    b"data", b"data:", b"data: ", b"event:", b"event: ", b"id:", b"id: ", b"retry:", b"retry: ",
-    b":", b" ", b"\r", b"\n", b"\r\n", b"\n\n", b"\0", b"x", b"yz", b"12", b"0", b"\xc3\xa9",
-    b"\xe2\x82", b"\xff", b"\xef\xbb\xbf", b"\xef\xbb", b"\xf0\x9f\x8e\x89", b"message",
+    b"data",
+    b"data:",
+    b"data: ",
+    b"event:",
+    b"event: ",
+    b"id:",
+    b"id: ",
+    b"retry:",
+    b"retry: ",
+    b":",
+    b" ",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"\n\n",
+    b"\0",
+    b"x",
+    b"yz",
+    b"12",
+    b"0",
+    b"\xc3\xa9",
+    b"\xe2\x82",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\xef\xbb",
+    b"\xf0\x9f\x8e\x89",
+    b"message",
 ];
 
 fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -162,4 +186,3 @@ proptest! {
         prop_assert_eq!(decoder.next_frame().unwrap(), None);
     }
 }
-

@@ -6,7 +6,9 @@ use ssekit_codec::{DecodeErrorKind, Decoder, Frame, Limits};
 /// A frame in the CLI's Event JSON.
 pub(crate) fn frame_json(frame: &Frame) -> Value {
     match frame {
-        Frame::Event(e) => json!({"event": e.event_type(), "data": e.data(), "id": e.id().unwrap_or("")}),
+        Frame::Event(e) => {
+            json!({"event": e.event_type(), "data": e.data(), "id": e.id().unwrap_or("")})
+        }
         Frame::Retry(ms) => json!({ "retry": ms }),
         Frame::Comment(c) => json!({ "comment": c.text() }),
         other => panic!("unexpected frame {other:?}"),
