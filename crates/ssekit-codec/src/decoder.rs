@@ -1,7 +1,7 @@
 //! The incremental decoder: the WHATWG "Server-sent events" parsing and interpretation rules
 //! over byte chunks, with limits.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Frame, RawEvent, RawFrame};
@@ -67,15 +67,17 @@ impl DataBuf {
 /// event unless its data is empty; the last event ID persists across events; an event that is
 /// not terminated by a blank line when the stream ends is dropped.
 ///
-/// Any chunking of the same bytes gives the same frames. Lines that arrive whole are handed on
-/// as slices of the input without copying.
+/// Any chunking of the same bytes gives the same frames. Values of lines that arrive whole are
+/// handed on as slices of the input chunk without copying; only a line split across chunks, or
+/// data of several lines, is copied, once.
 ///
 /// There are two ways to feed it:
-/// - **Owned buffer**: [`feed`](Self::feed) bytes, then call [`next_frame`](Self::next_frame)
-///   until it returns `Ok(None)`; call [`finish`](Self::finish) at the end of the stream.
-/// - **Caller's buffer**: [`decode`](Self::decode) / [`decode_eof`](Self::decode_eof) take a
-///   `BytesMut` that the caller appends to, as `tokio_util::codec::Decoder` does. The decoder
-///   removes what it has consumed and leaves a partial line in place.
+/// - **Push**: [`feed`](Self::feed) (or, without a copy, [`feed_bytes`](Self::feed_bytes)) a
+///   chunk, then call [`next_frame`](Self::next_frame) until it returns `Ok(None)`; call
+///   [`finish`](Self::finish) at the end of the stream until it returns `Ok(None)`.
+/// - **Caller's buffer**: [`decode`](Self::decode) / [`decode_eof`](Self::decode_eof) take the
+///   `BytesMut` a reader appends to, as `tokio_util::codec::Decoder` does; they take its bytes
+///   without copying and leave it empty.
 ///
 /// ```
 /// use ssekit_codec::{Decoder, Frame};
@@ -92,139 +94,46 @@ impl DataBuf {
 /// assert_eq!(decoder.next_frame()?, None);
 /// # Ok::<(), ssekit_codec::DecodeError>(())
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    parser: Parser,
-    buf: BytesMut,
-}
-
 // Each flag is an independent piece of the spec's state; an enum would tie them together.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug)]
-struct Parser {
+pub struct Decoder {
     limits: Limits,
     comments: bool,
+
+    /// The chunk being parsed, and the position of its first unparsed byte.
+    chunk: Bytes,
+    pos: usize,
+    /// `chunk[..valid_until]` is known to be valid UTF-8 (computed once per chunk, when text
+    /// is asked for).
+    valid_until: usize,
+    validated: bool,
+    /// The start of a line that began in an earlier chunk. It holds no line ending.
+    partial: BytesMut,
+
     /// The stream's start (and its optional BOM) has been handled.
     started: bool,
-    /// The last line ended with a CR at the end of the input: skip one LF if it comes next.
+    /// The last line ended with a CR at the end of a chunk: skip one LF if it comes next.
     skip_lf: bool,
-    /// `buf[..scanned]` holds no line ending: where the next search starts.
-    scanned: usize,
-    /// The rest of an over-long line is being skipped.
+    /// The rest of an over-long (or skipped) line is being discarded.
     discarding_line: bool,
     /// The rest of an event that exceeded a limit is being skipped, up to the next blank line.
     discarding_event: bool,
+
     data: DataBuf,
+    /// Every piece of `data` is known to be valid UTF-8.
+    data_utf8: bool,
     event_type: Option<Bytes>,
     /// The spec's "last event ID buffer".
     last_id: Bytes,
 }
 
-impl Default for Decoder {
-    fn default() -> Self {
-        Decoder::new()
-    }
-}
-
-impl Decoder {
-    /// A decoder with the default [`Limits`] that does not report comments.
-    pub fn new() -> Self {
-        Decoder::with_limits(Limits::default())
-    }
-
-    /// A decoder with these limits.
-    pub fn with_limits(limits: Limits) -> Self {
-        Decoder {
-            parser: Parser {
-                limits,
-                comments: false,
-                started: false,
-                skip_lf: false,
-                scanned: 0,
-                discarding_line: false,
-                discarding_event: false,
-                data: DataBuf::Empty,
-                event_type: None,
-                last_id: Bytes::new(),
-            },
-            buf: BytesMut::new(),
-        }
-    }
-
-    /// Whether comment lines are reported as [`Frame::Comment`] (off by default).
-    #[must_use]
-    pub fn with_comments(mut self, comments: bool) -> Self {
-        self.parser.comments = comments;
-        self
-    }
-
-    /// Starts from this last event ID, as a reconnecting client does.
-    #[must_use]
-    pub fn with_last_event_id(mut self, id: &str) -> Self {
-        if !id.as_bytes().contains(&0) {
-            self.parser.last_id = Bytes::copy_from_slice(id.as_bytes());
-        }
-        self
-    }
-
-    /// The limits in force.
-    pub fn limits(&self) -> Limits {
-        self.parser.limits
-    }
-
-    /// The spec's last event ID buffer: the value to send as `Last-Event-ID` when reconnecting.
-    /// Invalid UTF-8 in it is replaced with U+FFFD.
-    pub fn last_event_id(&self) -> alloc::borrow::Cow<'_, str> {
-        alloc::string::String::from_utf8_lossy(&self.parser.last_id)
-    }
-
-    /// Appends a chunk to the decoder's own buffer; call [`next_frame`](Self::next_frame) next.
-    pub fn feed(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
-    }
-
-    /// The next frame from the bytes fed so far, or `Ok(None)` when more input is needed.
-    pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
-        Ok(self.parser.decode(&mut self.buf)?.map(RawFrame::into_frame))
-    }
-
-    /// Like [`next_frame`](Self::next_frame), at the byte level.
-    pub fn next_raw_frame(&mut self) -> Result<Option<RawFrame>, DecodeError> {
-        self.parser.decode(&mut self.buf)
-    }
-
-    /// Ends the stream fed with [`feed`](Self::feed): returns its remaining frames one per call,
-    /// then `Ok(None)`, dropping an unterminated last event. See [`decode_eof`](Self::decode_eof).
-    pub fn finish(&mut self) -> Result<Option<Frame>, DecodeError> {
-        Ok(self
-            .parser
-            .decode_eof(&mut self.buf)?
-            .map(RawFrame::into_frame))
-    }
-
-    /// Decodes the next frame from the front of `buf`, removing the bytes it consumed.
-    /// `Ok(None)` means more input is needed; a partial line is left in `buf`.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        Ok(self.parser.decode(buf)?.map(RawFrame::into_frame))
-    }
-
-    /// Like [`decode`](Self::decode), at the byte level.
-    pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
-        self.parser.decode(buf)
-    }
-
-    /// Decodes at the end of the stream. Returns the remaining frames one per call; once it
-    /// returns `Ok(None)` an unterminated last line and event have been dropped (as the spec
-    /// says) and `buf` is empty. The decoder is then ready for a new stream (such as a
-    /// reconnection); it keeps its last event ID.
-    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        Ok(self.parser.decode_eof(buf)?.map(RawFrame::into_frame))
-    }
-
-    /// Like [`decode_eof`](Self::decode_eof), at the byte level.
-    pub fn decode_raw_eof(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
-        self.parser.decode_eof(buf)
-    }
+/// Where the line being processed lies.
+enum Line {
+    /// `chunk[start..end]`.
+    InChunk { start: usize, end: usize },
+    /// A line assembled from pieces of several chunks.
+    Joined(Bytes),
 }
 
 /// Where the value of a line goes.
@@ -233,6 +142,12 @@ enum Target {
     Data,
     EventType,
     Id,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
 }
 
 /// Whether `value` is a valid `retry` value (ASCII digits only), and its value, saturating at
@@ -246,105 +161,285 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     }))
 }
 
-impl Parser {
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
-        // At the end of the stream a BOM prefix can no longer grow into a BOM.
-        if !self.started && buf.len() < BOM.len() {
-            self.started = true;
+/// How many bytes at the start of `bytes` are valid UTF-8.
+fn utf8_prefix(bytes: &[u8]) -> usize {
+    if bytes.is_ascii() {
+        return bytes.len();
+    }
+    match core::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    }
+}
+
+impl Decoder {
+    /// A decoder with the default [`Limits`] that does not report comments.
+    pub fn new() -> Self {
+        Decoder::with_limits(Limits::default())
+    }
+
+    /// A decoder with these limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Decoder {
+            limits,
+            comments: false,
+            chunk: Bytes::new(),
+            pos: 0,
+            valid_until: 0,
+            validated: false,
+            partial: BytesMut::new(),
+            started: false,
+            skip_lf: false,
+            discarding_line: false,
+            discarding_event: false,
+            data: DataBuf::Empty,
+            data_utf8: true,
+            event_type: None,
+            last_id: Bytes::new(),
         }
-        if let Some(frame) = self.decode(buf)? {
+    }
+
+    /// Whether comment lines are reported as [`Frame::Comment`] (off by default).
+    #[must_use]
+    pub fn with_comments(mut self, comments: bool) -> Self {
+        self.comments = comments;
+        self
+    }
+
+    /// Starts from this last event ID, as a reconnecting client does. An id holding NUL is
+    /// ignored, as it would be on the wire.
+    #[must_use]
+    pub fn with_last_event_id(mut self, id: &str) -> Self {
+        if !id.as_bytes().contains(&0) {
+            self.last_id = Bytes::copy_from_slice(id.as_bytes());
+        }
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The spec's last event ID buffer: the value to send as `Last-Event-ID` when reconnecting.
+    /// Invalid UTF-8 in it is replaced with U+FFFD.
+    pub fn last_event_id(&self) -> alloc::borrow::Cow<'_, str> {
+        alloc::string::String::from_utf8_lossy(&self.last_id)
+    }
+
+    /// Appends a chunk, copying it; call [`next_frame`](Self::next_frame) next.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.feed_bytes(Bytes::copy_from_slice(chunk));
+    }
+
+    /// Appends a chunk without copying it: decoded values are slices of it. Feed the next chunk
+    /// once [`next_frame`](Self::next_frame) has returned `Ok(None)`; bytes fed before that
+    /// still work, at the cost of a copy.
+    pub fn feed_bytes(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        if self.pos < self.chunk.len() {
+            let rest = &self.chunk[self.pos..];
+            let mut joined = BytesMut::with_capacity(rest.len() + chunk.len());
+            joined.extend_from_slice(rest);
+            joined.extend_from_slice(&chunk);
+            self.chunk = joined.freeze();
+        } else {
+            self.chunk = chunk;
+        }
+        self.pos = 0;
+        self.validated = false;
+    }
+
+    /// The next frame from the bytes fed so far, or `Ok(None)` when more input is needed.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        Ok(self.next(true)?.map(RawFrame::into_frame))
+    }
+
+    /// Like [`next_frame`](Self::next_frame), at the byte level (no UTF-8 validation).
+    pub fn next_raw_frame(&mut self) -> Result<Option<RawFrame>, DecodeError> {
+        self.next(false)
+    }
+
+    /// Ends the stream fed so far: returns its remaining frames one per call, then `Ok(None)`,
+    /// having dropped an unterminated last line and event as the spec says. The decoder is then
+    /// ready for a new stream (such as a reconnection); it keeps its last event ID.
+    pub fn finish(&mut self) -> Result<Option<Frame>, DecodeError> {
+        Ok(self.finish_inner(true)?.map(RawFrame::into_frame))
+    }
+
+    /// Like [`finish`](Self::finish), at the byte level.
+    pub fn finish_raw(&mut self) -> Result<Option<RawFrame>, DecodeError> {
+        self.finish_inner(false)
+    }
+
+    /// Takes the bytes of `buf` (without copying; `buf` is left empty) and returns the next
+    /// frame, or `Ok(None)` when more input is needed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        self.take(buf);
+        self.next_frame()
+    }
+
+    /// Like [`decode`](Self::decode), at the byte level.
+    pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
+        self.take(buf);
+        self.next_raw_frame()
+    }
+
+    /// Like [`decode`](Self::decode), at the end of the stream: see [`finish`](Self::finish).
+    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        self.take(buf);
+        self.finish()
+    }
+
+    /// Like [`decode_eof`](Self::decode_eof), at the byte level.
+    pub fn decode_raw_eof(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
+        self.take(buf);
+        self.finish_raw()
+    }
+
+    fn take(&mut self, buf: &mut BytesMut) {
+        if !buf.is_empty() {
+            self.feed_bytes(buf.split().freeze());
+        }
+    }
+
+    fn finish_inner(&mut self, text: bool) -> Result<Option<RawFrame>, DecodeError> {
+        // At the end of the stream a BOM prefix can no longer grow into a BOM.
+        self.started = true;
+        if let Some(frame) = self.next(text)? {
             return Ok(Some(frame));
         }
         // What is left is an unterminated line, and what was built is an unterminated event:
         // both are dropped. Reset for the next stream, keeping the last event ID.
-        buf.clear();
+        self.chunk = Bytes::new();
+        self.pos = 0;
+        self.validated = false;
+        self.partial.clear();
         self.started = false;
         self.skip_lf = false;
-        self.scanned = 0;
         self.discarding_line = false;
         self.discarding_event = false;
         self.data = DataBuf::Empty;
+        self.data_utf8 = true;
         self.event_type = None;
         Ok(None)
     }
 
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
-        if !self.started {
-            if buf.len() < BOM.len() && BOM.starts_with(buf) {
-                return Ok(None); // could still be a BOM
-            }
-            if buf.starts_with(BOM) {
-                buf.advance(BOM.len());
-            }
-            self.started = true;
-        }
+    /// The next frame; `text` says whether UTF-8 validity will be needed.
+    fn next(&mut self, text: bool) -> Result<Option<RawFrame>, DecodeError> {
         loop {
-            if self.skip_lf {
-                match buf.first() {
-                    None => return Ok(None),
-                    Some(&b'\n') => buf.advance(1),
-                    Some(_) => {}
-                }
-                self.skip_lf = false;
-            }
-            let Some(offset) = memchr::memchr2(b'\r', b'\n', &buf[self.scanned..]) else {
-                return self.no_line_end(buf);
+            let Some(line) = self.next_line(text)? else {
+                return Ok(None);
             };
-            let end = self.scanned + offset;
-            self.scanned = 0;
-            // The line ending: CRLF, LF or CR. A CR that ends the input ends the line now and
-            // makes the next LF, if it comes, part of this line ending.
-            let ending = if buf[end] == b'\n' {
-                1
-            } else {
-                match buf.get(end + 1) {
-                    Some(&b'\n') => 2,
-                    Some(_) => 1,
-                    None => {
-                        self.skip_lf = true;
-                        1
-                    }
-                }
-            };
-            if self.discarding_line || (self.discarding_event && end > 0) {
-                // The rest of an over-long line, or a line of an event being skipped.
-                self.discarding_line = false;
-                buf.advance(end + ending);
-                continue;
-            }
-            if end > self.limits.max_line_length() {
-                buf.advance(end + ending);
-                return Err(self.fail(DecodeErrorKind::LineTooLong));
-            }
-            if let Some(frame) = self.line(buf, end, ending)? {
+            if let Some(frame) = self.process(line)? {
                 return Ok(Some(frame));
             }
         }
     }
 
-    /// No line ending in `buf[self.scanned..]`: remember how far the search went, and enforce
-    /// the line length limit.
-    fn no_line_end(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
-        if self.discarding_line || (self.discarding_event && !buf.is_empty()) {
-            // Skipping: nothing of this line is needed, so nothing of it is kept.
-            buf.clear();
-            self.scanned = 0;
-            self.discarding_line = true;
-            return Ok(None);
+    /// Finds the next complete line, or `None` when the input is used up.
+    fn next_line(&mut self, text: bool) -> Result<Option<Line>, DecodeError> {
+        loop {
+            if self.pos >= self.chunk.len() {
+                return Ok(None);
+            }
+            if !self.started && !self.start_stream() {
+                return Ok(None);
+            }
+            if self.skip_lf {
+                self.skip_lf = false;
+                if self.chunk[self.pos] == b'\n' {
+                    self.pos += 1;
+                    continue;
+                }
+            }
+            if text && !self.validated {
+                self.valid_until = self.pos + utf8_prefix(&self.chunk[self.pos..]);
+                self.validated = true;
+            }
+            let start = self.pos;
+            if self.chunk[start] == b'\n' && self.partial.is_empty() && !self.discarding_line {
+                // A blank line (the end of most events): no search needed.
+                self.pos += 1;
+                return Ok(Some(Line::InChunk { start, end: start }));
+            }
+            let Some(offset) = memchr::memchr2(b'\r', b'\n', &self.chunk[start..]) else {
+                self.carry_over()?;
+                return Ok(None);
+            };
+            let end = start + offset;
+            // The line ending: CRLF, LF or CR. A CR that ends the chunk ends the line now and
+            // makes the next LF, if it comes, part of this line ending.
+            self.pos = end + 1;
+            if self.chunk[end] == b'\r' {
+                match self.chunk.get(end + 1) {
+                    Some(&b'\n') => self.pos += 1,
+                    Some(_) => {}
+                    None => self.skip_lf = true,
+                }
+            }
+            let empty = end == start && self.partial.is_empty();
+            if self.discarding_line || (self.discarding_event && !empty) {
+                // The end of an over-long line, or a line of an event being skipped: neither
+                // is interpreted nor held against the line limit.
+                self.discarding_line = false;
+                self.partial.clear();
+                continue;
+            }
+            if self.partial.is_empty() {
+                if end - start > self.limits.max_line_length() {
+                    return Err(self.fail(DecodeErrorKind::LineTooLong));
+                }
+                return Ok(Some(Line::InChunk { start, end }));
+            }
+            if self.partial.len() + (end - start) > self.limits.max_line_length() {
+                self.partial.clear();
+                return Err(self.fail(DecodeErrorKind::LineTooLong));
+            }
+            self.partial.extend_from_slice(&self.chunk[start..end]);
+            return Ok(Some(Line::Joined(self.partial.split().freeze())));
         }
-        if buf.len() > self.limits.max_line_length() {
-            buf.clear();
-            self.scanned = 0;
+    }
+
+    /// Handles the stream's first bytes: strips one BOM. Returns `false` when the bytes so far
+    /// could still be the start of a BOM and more input is needed.
+    fn start_stream(&mut self) -> bool {
+        let rest = &self.chunk[self.pos..];
+        if rest.len() < BOM.len() && BOM.starts_with(rest) {
+            return false;
+        }
+        if rest.starts_with(BOM) {
+            self.pos += BOM.len();
+        }
+        self.started = true;
+        true
+    }
+
+    /// The chunk ends inside a line: keep its start for the next chunk, within the limit.
+    fn carry_over(&mut self) -> Result<(), DecodeError> {
+        let rest = &self.chunk[self.pos..];
+        self.pos = self.chunk.len();
+        if self.discarding_line || self.discarding_event {
+            // Nothing of this line is needed, so nothing of it is kept.
+            self.partial.clear();
+            self.discarding_line = true;
+            return Ok(());
+        }
+        if self.partial.len() + rest.len() > self.limits.max_line_length() {
+            self.partial.clear();
             self.discarding_line = true;
             return Err(self.fail(DecodeErrorKind::LineTooLong));
         }
-        self.scanned = buf.len();
-        Ok(None)
+        self.partial.extend_from_slice(rest);
+        Ok(())
     }
 
     /// Reports a limit error: the current event is dropped and the rest of it skipped.
     fn fail(&mut self, kind: DecodeErrorKind) -> DecodeError {
         self.data = DataBuf::Empty;
+        self.data_utf8 = true;
         self.event_type = None;
         self.discarding_event = true;
         let limit = match kind {
@@ -354,55 +449,57 @@ impl Parser {
         DecodeError::new(kind, limit)
     }
 
-    /// Processes the line `buf[..end]`, followed by a line ending of `ending` bytes, and removes
-    /// both from `buf`.
-    fn line(
-        &mut self,
-        buf: &mut BytesMut,
-        end: usize,
-        ending: usize,
-    ) -> Result<Option<RawFrame>, DecodeError> {
-        if end == 0 {
-            buf.advance(ending);
+    /// Interprets one line.
+    fn process(&mut self, line: Line) -> Result<Option<RawFrame>, DecodeError> {
+        let (bytes, known_utf8): (&[u8], bool) = match &line {
+            Line::InChunk { start, end } => (
+                &self.chunk[*start..*end],
+                self.validated && *end <= self.valid_until,
+            ),
+            Line::Joined(b) => (b, false),
+        };
+        if bytes.is_empty() {
             return Ok(self.dispatch());
         }
-        let line = &buf[..end];
-        let (name_end, value_start) = match memchr::memchr(b':', line) {
-            Some(colon) if line.get(colon + 1) == Some(&b' ') => (colon, colon + 2),
-            Some(colon) => (colon, colon + 1),
-            None => (end, end),
+        if self.discarding_event {
+            return Ok(None);
+        }
+        let colon = if bytes.starts_with(b"data:") {
+            Some(4) // the most common line, without a search
+        } else {
+            memchr::memchr(b':', bytes)
         };
-        let target = match &line[..name_end] {
-            b"" if self.comments => Target::Comment,
+        let (name_end, value_start) = match colon {
+            Some(colon) if bytes.get(colon + 1) == Some(&b' ') => (colon, colon + 2),
+            Some(colon) => (colon, colon + 1),
+            None => (bytes.len(), bytes.len()),
+        };
+        let value = &bytes[value_start..];
+        let target = match &bytes[..name_end] {
             b"data" => {
                 let joint = usize::from(!matches!(self.data, DataBuf::Empty));
-                if self.data.len() + joint + (end - value_start) > self.limits.max_event_size() {
-                    buf.advance(end + ending);
+                if self.data.len() + joint + value.len() > self.limits.max_event_size() {
                     return Err(self.fail(DecodeErrorKind::EventTooLarge));
                 }
                 Target::Data
             }
+            b"" if self.comments => Target::Comment,
             b"event" => Target::EventType,
-            b"id" if memchr::memchr(0, &line[value_start..]).is_none() => Target::Id,
-            b"retry" => {
-                let retry = parse_retry(&line[value_start..]);
-                buf.advance(end + ending);
-                return Ok(retry.map(RawFrame::Retry));
-            }
+            b"id" if memchr::memchr(0, value).is_none() => Target::Id,
+            b"retry" => return Ok(parse_retry(value).map(RawFrame::Retry)),
             // Comments nobody asked for, unknown fields, and ids holding NUL are ignored.
-            _ => {
-                buf.advance(end + ending);
-                return Ok(None);
-            }
+            _ => return Ok(None),
         };
-        // Split the line off without copying and keep its value.
-        let mut value = buf.split_to(end);
-        value.advance(value_start);
-        let value = value.freeze();
-        buf.advance(ending);
+        let value = match line {
+            Line::InChunk { start, end } => self.chunk.slice(start + value_start..end),
+            Line::Joined(b) => b.slice(value_start..),
+        };
         match target {
             Target::Comment => return Ok(Some(RawFrame::Comment(value))),
-            Target::Data => self.data.push(value),
+            Target::Data => {
+                self.data_utf8 &= known_utf8;
+                self.data.push(value);
+            }
             Target::EventType => self.event_type = Some(value),
             Target::Id => self.last_id = value,
         }
@@ -415,11 +512,13 @@ impl Parser {
             return None;
         }
         let event_type = self.event_type.take().filter(|t| !t.is_empty());
+        let data_utf8 = core::mem::replace(&mut self.data_utf8, true);
         let data = self.data.take()?;
         Some(RawFrame::Event(RawEvent {
             event_type,
             data,
             id: self.last_id.clone(),
+            data_utf8,
         }))
     }
 }

@@ -247,11 +247,29 @@ pub enum Frame {
 
 /// A dispatched event at the byte level: the values exactly as they were on the wire, without
 /// UTF-8 validation. For users who carry binary-ish or non-UTF-8 payloads.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug)]
 pub struct RawEvent {
     pub(crate) event_type: Option<Bytes>,
     pub(crate) data: Bytes,
     pub(crate) id: Bytes,
+    /// The decoder already knows `data` is valid UTF-8 (it checks whole chunks at once).
+    pub(crate) data_utf8: bool,
+}
+
+impl PartialEq for RawEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.event_type() == other.event_type() && self.data == other.data && self.id == other.id
+    }
+}
+
+impl Eq for RawEvent {}
+
+impl core::hash::Hash for RawEvent {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.event_type().hash(state);
+        self.data.hash(state);
+        self.id.hash(state);
+    }
 }
 
 impl RawEvent {
@@ -281,7 +299,12 @@ impl RawEvent {
         } else {
             Some(Text::from_utf8_lossy(self.id))
         };
-        Event::from_parts(event_type, Text::from_utf8_lossy(self.data), id)
+        let data = if self.data_utf8 {
+            Text::from_checked_utf8(self.data)
+        } else {
+            Text::from_utf8_lossy(self.data)
+        };
+        Event::from_parts(event_type, data, id)
     }
 }
 

@@ -28,6 +28,12 @@ impl Text {
         }
     }
 
+    /// Wraps bytes the decoder has already found to be valid UTF-8.
+    pub(crate) fn from_checked_utf8(bytes: Bytes) -> Self {
+        debug_assert!(core::str::from_utf8(&bytes).is_ok());
+        Text(bytes)
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // SAFETY: every constructor above guarantees that `self.0` holds valid UTF-8 and the
         // bytes are immutable. Re-validating on each access would cost a full scan per read.
