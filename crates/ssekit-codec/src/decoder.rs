@@ -342,10 +342,11 @@ impl Decoder {
     /// Finds the next complete line, or `None` when the input is used up.
     fn next_line(&mut self, text: bool) -> Result<Option<Line>, DecodeError> {
         loop {
-            if self.pos >= self.chunk.len() {
+            // (A BOM prefix alone is not yet a start: it waits for more input.)
+            if !self.started && !self.start_stream() {
                 return Ok(None);
             }
-            if !self.started && !self.start_stream() {
+            if self.pos >= self.chunk.len() {
                 return Ok(None);
             }
             if self.skip_lf {
