@@ -55,6 +55,10 @@ impl EventType {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    pub(crate) fn into_text(self) -> Text {
+        self.0
+    }
 }
 
 impl fmt::Debug for EventType {

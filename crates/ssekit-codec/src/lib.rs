@@ -62,3 +62,8 @@ pub use encoder::Encoder;
 pub use error::{DecodeError, DecodeErrorKind, Field, InvalidValue};
 pub use event::{Comment, Event, EventId, EventType, Frame, RawEvent, RawFrame};
 pub use limits::Limits;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
