@@ -278,7 +278,10 @@ impl Decoder {
         if !idle || !rest.starts_with(b"data:") {
             return None;
         }
-        let end = memchr::memchr2(b'\r', b'\n', rest)?;
+        let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+            self.carry_over_quietly();
+            return None;
+        };
         if rest[end] != b'\n' || rest.get(end + 1) != Some(&b'\n') {
             return None;
         }
@@ -415,6 +418,7 @@ impl Decoder {
                 return;
             }
             let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+                self.carry_over_quietly();
                 return;
             };
             let value_start = if rest[5] == b' ' { 6 } else { 5 };
@@ -534,6 +538,17 @@ impl Decoder {
         }
         self.partial.extend_from_slice(rest);
         Ok(())
+    }
+
+    /// For the fast paths, which have found no line ending in `chunk[pos..]`: keeps that tail
+    /// for the next chunk so that it is not searched again, unless it would exceed the line
+    /// limit (the general path then reports the error).
+    fn carry_over_quietly(&mut self) {
+        let rest = &self.chunk[self.pos..];
+        if self.partial.len() + rest.len() <= self.limits.max_line_length() {
+            self.partial.extend_from_slice(rest);
+            self.pos = self.chunk.len();
+        }
     }
 
     /// Reports a limit error: the current event is dropped and the rest of it skipped.
