@@ -130,11 +130,12 @@ pub struct Decoder {
 }
 
 /// Where the line being processed lies.
+#[derive(Clone, Copy)]
 enum Line {
     /// `chunk[start..end]`.
     InChunk { start: usize, end: usize },
-    /// A line assembled from pieces of several chunks.
-    Joined(Bytes),
+    /// A line assembled in `partial` from pieces of several chunks.
+    Partial,
 }
 
 /// Where the value of a line goes.
@@ -390,7 +391,12 @@ impl Decoder {
             let Some(line) = self.next_line(text)? else {
                 return Ok(None);
             };
-            if let Some(frame) = self.process(line)? {
+            let assembled = matches!(line, Line::Partial);
+            let processed = self.process(line);
+            if assembled {
+                self.partial.clear(); // keeps its buffer for the next split line
+            }
+            if let Some(frame) = processed? {
                 return Ok(Some(frame));
             }
         }
@@ -503,7 +509,7 @@ impl Decoder {
                 return Err(self.fail(DecodeErrorKind::LineTooLong));
             }
             self.partial.extend_from_slice(&self.chunk[start..end]);
-            return Ok(Some(Line::Joined(self.partial.split().freeze())));
+            return Ok(Some(Line::Partial));
         }
     }
 
@@ -571,7 +577,7 @@ impl Decoder {
                 &self.chunk[*start..*end],
                 self.validated && *end <= self.valid_until,
             ),
-            Line::Joined(b) => (b, false),
+            Line::Partial => (&self.partial[..], false),
         };
         if bytes.is_empty() {
             return Ok(self.dispatch());
@@ -607,7 +613,7 @@ impl Decoder {
         };
         let value = match line {
             Line::InChunk { start, end } => self.chunk.slice(start + value_start..end),
-            Line::Joined(b) => b.slice(value_start..),
+            Line::Partial => Bytes::copy_from_slice(&self.partial[value_start..]),
         };
         match target {
             Target::Comment => return Ok(Some(RawFrame::Comment(value))),
