@@ -28,6 +28,24 @@
 //! # }
 //! ```
 //!
+//! Reading events from standard input, as `ssekit decode` does:
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use ssekit_tokio::{Frame, SseDecoder};
+//! use tokio_util::codec::FramedRead;
+//!
+//! # async fn run() -> Result<(), ssekit_tokio::Error> {
+//! let mut frames = FramedRead::new(tokio::io::stdin(), SseDecoder::default());
+//! while let Some(frame) = frames.next().await {
+//!     if let Frame::Event(event) = frame? {
+//!         println!("{}: {}", event.event_type(), event.data());
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Crate features
 //!
 //! None; this crate needs `std` and the `codec` feature of tokio-util.
