@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod decode;
 mod encode;
 mod ndjson;
+mod serve;
 
 /// Server-Sent Events from the command line.
 #[derive(Debug, Parser)]
@@ -26,6 +27,8 @@ enum Command {
     Decode(decode::Args),
     /// Encode Event JSON objects (one per line) on stdin into an SSE stream on stdout.
     Encode(encode::Args),
+    /// Serve the topic hub: subscribe with GET /topics/NAME, publish with POST /topics/NAME.
+    Serve(serve::Args),
 }
 
 /// Why a command failed, and so its exit code.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Encode(args) => encode::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

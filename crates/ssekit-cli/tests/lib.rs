@@ -1,3 +1,4 @@
 //! Integration tests of the `ssekit` binary: the command-line contract.
 
 mod codec_commands;
+mod serve;

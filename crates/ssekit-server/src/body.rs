@@ -1,0 +1,214 @@
+//! The streaming response body and the sender that feeds it.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame as BodyFrame, SizeHint};
+use ssekit_codec::{Comment, Encoder, Event, Frame};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// The client has gone away (the response body was dropped) or the stream was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Disconnected;
+
+impl fmt::Display for Disconnected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the event stream's client has disconnected")
+    }
+}
+
+impl std::error::Error for Disconnected {}
+
+/// Creates a connected [`Sender`] and [`SseBody`]. `capacity` bounds the events queued for the
+/// client; a sender waits (`send`) or fails (`try_send`) when the queue is full.
+pub fn channel(capacity: usize) -> (Sender, SseBody) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let token = CancellationToken::new();
+    let sender = Sender {
+        tx,
+        token: token.clone(),
+    };
+    (sender, SseBody::from_receiver(rx, token))
+}
+
+/// Sends events to one client's [`SseBody`]. Cloneable; the stream ends when every sender is
+/// dropped.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    tx: mpsc::Sender<Bytes>,
+    token: CancellationToken,
+}
+
+impl Sender {
+    /// Encodes and sends an event, waiting while the client's queue is full.
+    pub async fn send(&self, event: &Event) -> Result<(), Disconnected> {
+        self.send_frame(&Frame::Event(event.clone())).await
+    }
+
+    /// Encodes and sends any frame (an event, a `retry:` time, a comment).
+    pub async fn send_frame(&self, frame: &Frame) -> Result<(), Disconnected> {
+        let mut buf = BytesMut::new();
+        Encoder::new().encode(frame, &mut buf);
+        self.send_bytes(buf.freeze()).await
+    }
+
+    /// Sends bytes that are already encoded (for example shared by many clients).
+    pub async fn send_bytes(&self, bytes: Bytes) -> Result<(), Disconnected> {
+        self.tx.send(bytes).await.map_err(|_| Disconnected)
+    }
+
+    /// Sends encoded bytes without waiting: `Ok(false)` when the client's queue is full.
+    pub fn try_send_bytes(&self, bytes: Bytes) -> Result<bool, Disconnected> {
+        match self.tx.try_send(bytes) {
+            Ok(()) => Ok(true),
+            Err(mpsc::error::TrySendError::Full(_)) => Ok(false),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Disconnected),
+        }
+    }
+
+    /// Whether the client has gone away.
+    pub fn is_closed(&self) -> bool {
+        self.token.is_cancelled() || self.tx.is_closed()
+    }
+
+    /// Resolves as soon as the client goes away (its response body is dropped), so a producer
+    /// can stop at once: `tokio::select!` on it beside the work.
+    pub async fn closed(&self) {
+        self.token.cancelled().await;
+    }
+
+    /// A token that is cancelled when the client goes away, for tasks that do not hold the
+    /// sender.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+}
+
+struct KeepAlive {
+    interval: Duration,
+    comment: Bytes,
+    sleep: Pin<Box<Sleep>>,
+}
+
+/// A `text/event-stream` response body: each queued event is sent as its own body frame (so a
+/// server flushes it at once), keep-alive comments fill idle time, and dropping the body (the
+/// client went away) cancels the sender's token.
+///
+/// Build one with [`channel`], or from a hub subscription.
+pub struct SseBody {
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
+    keep_alive: Option<KeepAlive>,
+    _cancel_on_drop: DropGuard,
+}
+
+impl fmt::Debug for SseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseBody")
+            .field("keep_alive", &self.keep_alive.as_ref().map(|k| k.interval))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SseBody {
+    pub(crate) fn from_receiver(rx: mpsc::Receiver<Bytes>, token: CancellationToken) -> Self {
+        SseBody {
+            first: None,
+            rx,
+            keep_alive: None,
+            _cancel_on_drop: token.drop_guard(),
+        }
+    }
+
+    /// Sends a `: keep-alive` comment whenever no event has been sent for `interval`, so that
+    /// proxies and load balancers do not cut an idle connection.
+    #[must_use]
+    pub fn with_keep_alive(mut self, interval: Duration) -> Self {
+        let mut comment = BytesMut::new();
+        Encoder::new().encode_comment(&Comment::new("keep-alive"), &mut comment);
+        self.keep_alive = Some(KeepAlive {
+            interval,
+            comment: comment.freeze(),
+            sleep: Box::pin(tokio::time::sleep(interval)),
+        });
+        self
+    }
+
+    /// Starts the stream with a `retry:` field: the client's reconnection time.
+    #[must_use]
+    pub fn with_retry(mut self, millis: u64) -> Self {
+        let mut buf = BytesMut::new();
+        if let Some(first) = self.first.take() {
+            buf.extend_from_slice(&first);
+        }
+        Encoder::new().encode_retry(millis, &mut buf);
+        self.first = Some(buf.freeze());
+        self
+    }
+
+    /// Starts the stream with these already-encoded bytes (before any retry set later).
+    #[must_use]
+    pub fn with_preamble(mut self, bytes: Bytes) -> Self {
+        self.first = Some(match self.first.take() {
+            None => bytes,
+            Some(first) => {
+                let mut buf = BytesMut::with_capacity(first.len() + bytes.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&bytes);
+                buf.freeze()
+            }
+        });
+        self
+    }
+}
+
+impl Body for SseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(BodyFrame::data(first))));
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(bytes)) => {
+                if let Some(k) = &mut this.keep_alive {
+                    k.sleep.as_mut().reset(Instant::now() + k.interval);
+                }
+                Poll::Ready(Some(Ok(BodyFrame::data(bytes))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let Some(k) = &mut this.keep_alive else {
+                    return Poll::Pending;
+                };
+                if k.sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                k.sleep.as_mut().reset(Instant::now() + k.interval);
+                // Register the timer again so the next interval wakes us.
+                let _ = k.sleep.as_mut().poll(cx);
+                Poll::Ready(Some(Ok(BodyFrame::data(k.comment.clone()))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        false
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}

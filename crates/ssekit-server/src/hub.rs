@@ -1,0 +1,460 @@
+//! The hub: topics, publishing, and subscriptions that resume with `Last-Event-ID`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use ssekit_codec::{Encoder, Event, EventId, EventType};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::body::SseBody;
+
+/// The event type of the signal a subscriber receives when the hub cannot replay everything
+/// after its `Last-Event-ID`: the id is from another epoch (the hub restarted and its history
+/// is gone), or older than the replay buffer. The signal carries no id; its data is JSON:
+/// `{"last_event_id": "...", "reason": "epoch" | "expired"}`. The retained events follow it.
+pub const HISTORY_LOST: &str = "ssekit-history-lost";
+
+/// Settings of a [`Hub`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubConfig {
+    replay_events: usize,
+    replay_bytes: usize,
+    queue: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            replay_events: 1000,
+            replay_bytes: 8 * 1024 * 1024,
+            queue: 256,
+        }
+    }
+}
+
+impl HubConfig {
+    /// How many events each topic retains for replay (default 1000).
+    #[must_use]
+    pub fn with_replay_events(mut self, events: usize) -> Self {
+        self.replay_events = events;
+        self
+    }
+
+    /// How many encoded bytes each topic retains for replay at most (default 8 MiB).
+    #[must_use]
+    pub fn with_replay_bytes(mut self, bytes: usize) -> Self {
+        self.replay_bytes = bytes;
+        self
+    }
+
+    /// How many live events may wait for one subscriber before it is cut off (default 256).
+    /// A subscriber that is cut off can resume with its `Last-Event-ID`.
+    #[must_use]
+    pub fn with_queue(mut self, events: usize) -> Self {
+        self.queue = events.max(1);
+        self
+    }
+}
+
+/// What went wrong in the hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HubErrorKind {
+    /// The topic name is empty, too long, or holds characters other than `A-Z a-z 0-9 - _ . ~`.
+    InvalidTopic,
+    /// The `Last-Event-ID` is not an id this hub could have issued (`EPOCH-OFFSET`).
+    InvalidLastEventId,
+    /// The hub has shut down.
+    Closed,
+}
+
+/// An error from the hub; see [`HubErrorKind`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubError {
+    kind: HubErrorKind,
+}
+
+impl HubError {
+    fn new(kind: HubErrorKind) -> Self {
+        HubError { kind }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> HubErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            HubErrorKind::InvalidTopic => {
+                "invalid topic name (1 to 128 characters of A-Z a-z 0-9 - _ . ~)"
+            }
+            HubErrorKind::InvalidLastEventId => {
+                "invalid Last-Event-ID (this hub issues ids of the form EPOCH-OFFSET)"
+            }
+            HubErrorKind::Closed => "the hub has shut down",
+        })
+    }
+}
+
+impl std::error::Error for HubError {}
+
+/// A subscriber's stream of encoded events, from a [`Backend`]. Turn it into a response body
+/// with [`into_body`](Self::into_body).
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl Subscription {
+    /// A subscription reading from `rx`, for backends: each item is one or more encoded events.
+    /// The stream ends when every sender is dropped.
+    pub fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        Subscription { rx }
+    }
+
+    /// The response body for this subscription.
+    pub fn into_body(self) -> SseBody {
+        SseBody::from_receiver(self.rx, CancellationToken::new())
+    }
+
+    /// The next encoded chunk, or `None` when the stream has ended.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        self.rx.recv().await
+    }
+}
+
+/// Storage and fan-out behind a [`Hub`]: the in-memory [`MemoryBackend`] by default; a shared
+/// engine (such as Redis Streams) can implement it to run the hub on several nodes, without
+/// touching the HTTP layer.
+///
+/// Ids are `EPOCH-OFFSET`: the offset counts a topic's events without gaps, and the epoch
+/// changes whenever the topic's retained history was lost, so that a resume can tell "exactly
+/// the rest" from "history is gone".
+pub trait Backend: Send + Sync + 'static {
+    /// Publishes an event to `topic`, assigning its id; returns the id.
+    fn publish(
+        &self,
+        topic: &str,
+        event_type: Option<&EventType>,
+        data: &str,
+    ) -> Result<String, HubError>;
+
+    /// Subscribes to `topic`: the retained events after `last_event_id` (or the
+    /// [`HISTORY_LOST`] signal and every retained event, when that id cannot be placed), then
+    /// live events, with nothing lost or repeated at the seam.
+    fn subscribe(&self, topic: &str, last_event_id: Option<&str>)
+        -> Result<Subscription, HubError>;
+
+    /// Ends every subscription cleanly (after the events already queued) and refuses new work.
+    fn shutdown(&self);
+}
+
+/// Topics, publishing and resumable subscriptions over a [`Backend`].
+///
+/// ```
+/// use ssekit_server::{Hub, HubConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let hub = Hub::new(HubConfig::default().with_replay_events(100));
+/// let first = hub.publish("news", None, "one")?;
+/// hub.publish("news", None, "two")?;
+///
+/// // A client that saw `first` resumes with it and gets exactly the rest.
+/// let mut resumed = hub.subscribe("news", Some(&first))?;
+/// let bytes = resumed.recv().await.unwrap();
+/// assert!(std::str::from_utf8(&bytes)?.ends_with("data: two\n\n"));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Hub<B: Backend = MemoryBackend> {
+    backend: Arc<B>,
+}
+
+impl<B: Backend> Clone for Hub<B> {
+    fn clone(&self) -> Self {
+        Hub {
+            backend: Arc::clone(&self.backend),
+        }
+    }
+}
+
+impl<B: Backend> fmt::Debug for Hub<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+impl Hub<MemoryBackend> {
+    /// A hub over the in-memory backend.
+    pub fn new(config: HubConfig) -> Self {
+        Hub::with_backend(MemoryBackend::new(config))
+    }
+}
+
+impl<B: Backend> Hub<B> {
+    /// A hub over `backend`.
+    pub fn with_backend(backend: B) -> Self {
+        Hub {
+            backend: Arc::new(backend),
+        }
+    }
+
+    /// Publishes `data` (with an optional type) to `topic`; returns the assigned id.
+    pub fn publish(
+        &self,
+        topic: &str,
+        event_type: Option<&EventType>,
+        data: &str,
+    ) -> Result<String, HubError> {
+        self.backend.publish(topic, event_type, data)
+    }
+
+    /// Subscribes to `topic`, resuming after `last_event_id` if given.
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Subscription, HubError> {
+        self.backend.subscribe(topic, last_event_id)
+    }
+
+    /// Ends every subscription cleanly and refuses new work.
+    pub fn shutdown(&self) {
+        self.backend.shutdown();
+    }
+}
+
+/// Whether `topic` is a valid topic name.
+pub fn is_valid_topic(topic: &str) -> bool {
+    (1..=128).contains(&topic.len())
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+/// The in-memory backend: a bounded replay buffer per topic (by count and by bytes), and one
+/// bounded queue per subscriber. Each event is encoded once; every subscriber gets the same
+/// bytes.
+pub struct MemoryBackend {
+    config: HubConfig,
+    /// The base of every topic's epoch: new for every hub, so a restarted hub never reuses an
+    /// epoch and old ids are recognised as from another epoch.
+    epoch_base: u64,
+    topics: Mutex<HashMap<String, Arc<Mutex<Topic>>>>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+struct Topic {
+    epoch: String,
+    epoch_value: u64,
+    /// The offset the next event gets; offsets start at 1.
+    next: u64,
+    retained: VecDeque<(u64, Bytes)>,
+    retained_bytes: usize,
+    subscribers: Vec<mpsc::Sender<Bytes>>,
+    closed: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a topic half-updated in a way that matters
+    // more than stopping the whole hub would, so a poisoned lock is used as it is.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryBackend")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryBackend {
+    /// An empty in-memory backend.
+    pub fn new(config: HubConfig) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        MemoryBackend {
+            config,
+            epoch_base: now,
+            topics: Mutex::new(HashMap::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Mutex<Topic>>, HubError> {
+        if !is_valid_topic(name) {
+            return Err(HubError::new(HubErrorKind::InvalidTopic));
+        }
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(HubError::new(HubErrorKind::Closed));
+        }
+        let mut topics = lock(&self.topics);
+        let count = topics.len() as u64;
+        let topic = topics.entry(name.to_owned()).or_insert_with(|| {
+            let epoch_value = self.epoch_base.wrapping_add(count);
+            Arc::new(Mutex::new(Topic {
+                epoch: format!("{epoch_value:x}"),
+                epoch_value,
+                next: 1,
+                retained: VecDeque::new(),
+                retained_bytes: 0,
+                subscribers: Vec::new(),
+                closed: false,
+            }))
+        });
+        Ok(Arc::clone(topic))
+    }
+}
+
+/// Splits an id this hub issued into its epoch and offset.
+fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (epoch, offset) = id.split_once('-')?;
+    let epoch = u64::from_str_radix(epoch, 16).ok()?;
+    if offset.is_empty() || !offset.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((epoch, offset.parse().ok()?))
+}
+
+fn history_lost(last_event_id: &str, reason: &str) -> Bytes {
+    let mut quoted = String::with_capacity(last_event_id.len() + 2);
+    quoted.push('"');
+    for c in last_event_id.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(quoted, "\\u{:04x}", c as u32);
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    let data = format!(r#"{{"last_event_id":{quoted},"reason":"{reason}"}}"#);
+    let event = Event::new(data).with_type(EventType::new(HISTORY_LOST).expect("a valid type"));
+    let mut buf = BytesMut::new();
+    Encoder::new().encode_event(&event, &mut buf);
+    buf.freeze()
+}
+
+impl Backend for MemoryBackend {
+    fn publish(
+        &self,
+        topic: &str,
+        event_type: Option<&EventType>,
+        data: &str,
+    ) -> Result<String, HubError> {
+        let topic = self.topic(topic)?;
+        let mut t = lock(&topic);
+        if t.closed {
+            return Err(HubError::new(HubErrorKind::Closed));
+        }
+        let offset = t.next;
+        t.next += 1;
+        let id = format!("{}-{offset}", t.epoch);
+        let mut event =
+            Event::new(data).with_id(EventId::new(id.clone()).expect("ids hold no line breaks"));
+        if let Some(event_type) = event_type {
+            event = event.with_type(event_type.clone());
+        }
+        // Encoded once; every subscriber and the replay buffer share these bytes.
+        let mut buf = BytesMut::with_capacity(Encoder::new().event_len(&event));
+        Encoder::new().encode_event(&event, &mut buf);
+        let bytes = buf.freeze();
+
+        t.retained_bytes += bytes.len();
+        t.retained.push_back((offset, bytes.clone()));
+        while t.retained.len() > self.config.replay_events
+            || t.retained_bytes > self.config.replay_bytes
+        {
+            let Some((_, old)) = t.retained.pop_front() else {
+                break;
+            };
+            t.retained_bytes -= old.len();
+        }
+        t.subscribers.retain(|s| match s.try_send(bytes.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!("cutting off a subscriber that fell behind");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        Ok(id)
+    }
+
+    fn subscribe(
+        &self,
+        topic: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Subscription, HubError> {
+        let parsed = match last_event_id {
+            None => None,
+            Some(id) => {
+                Some(parse_id(id).ok_or_else(|| HubError::new(HubErrorKind::InvalidLastEventId))?)
+            }
+        };
+        let topic = self.topic(topic)?;
+        let mut t = lock(&topic);
+        if t.closed {
+            return Err(HubError::new(HubErrorKind::Closed));
+        }
+        // What to replay: the retained events after the id, or all of them after a signal.
+        let mut signal = None;
+        let replay_from = match parsed {
+            None => t.next, // live only
+            Some((epoch, offset)) => {
+                let first_retained = t.retained.front().map_or(t.next, |(o, _)| *o);
+                if epoch != t.epoch_value || offset >= t.next {
+                    signal = Some("epoch");
+                    first_retained
+                } else if offset + 1 < first_retained {
+                    signal = Some("expired");
+                    first_retained
+                } else {
+                    offset + 1
+                }
+            }
+        };
+        let replay: Vec<Bytes> = t
+            .retained
+            .iter()
+            .filter(|(o, _)| *o >= replay_from)
+            .map(|(_, b)| b.clone())
+            .collect();
+        let (tx, rx) = mpsc::channel(self.config.queue + replay.len() + 1);
+        if let (Some(reason), Some(id)) = (signal, last_event_id) {
+            let _ = tx.try_send(history_lost(id, reason));
+        }
+        for bytes in replay {
+            let _ = tx.try_send(bytes); // the channel was sized to hold them all
+        }
+        // Registered under the same lock as the replay was taken: the next event published
+        // goes to this subscriber, and none before it does twice.
+        t.subscribers.retain(|s| !s.is_closed());
+        t.subscribers.push(tx);
+        Ok(Subscription::new(rx))
+    }
+
+    fn shutdown(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let topics: Vec<_> = lock(&self.topics).values().cloned().collect();
+        for topic in topics {
+            let mut t = lock(&topic);
+            t.closed = true;
+            t.subscribers.clear(); // each stream ends after what is already queued
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Server-Sent Events over hyper 1.x.
+//!
+//! - [`SseBody`] is an `http_body::Body` that sends each event as its own frame (so it is
+//!   flushed at once), fills idle time with keep-alive comments, and tells the producer when the
+//!   client goes away: dropping the body cancels the [`Sender`]'s token and fails its sends.
+//! - [`sse_response`] adds the headers an event stream needs; [`last_event_id`] reads a
+//!   reconnecting client's id from the header or a `lastEventId` query parameter.
+//! - [`Hub`] holds topics: publishing encodes an event once and shares the bytes with every
+//!   subscriber; a bounded replay buffer lets a client resume with `Last-Event-ID` and miss
+//!   nothing; a subscriber that falls behind is cut off instead of slowing the others.
+//!
+//! This crate does not open sockets: serve its responses with hyper (or anything that takes an
+//! `http_body::Body`). The `ssekit serve` command is a complete server built on it.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use ssekit_server::{channel, sse_response, Event};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // In a hyper `service_fn` handler:
+//! let (sender, body) = channel(16);
+//! let response = sse_response(body.with_keep_alive(Duration::from_secs(15)).with_retry(2000));
+//! tokio::spawn(async move {
+//!     for i in 0..3 {
+//!         let event = Event::new(format!("tick {i}"));
+//!         tokio::select! {
+//!             _ = sender.closed() => return, // the client went away: stop at once
+//!             sent = sender.send(&event) => if sent.is_err() { return },
+//!         }
+//!     }
+//! });
+//! assert_eq!(response.headers()["content-type"], "text/event-stream; charset=utf-8");
+//! # }
+//! ```
+//!
+//! # Crate features
+//!
+//! None yet.
+
+mod body;
+mod hub;
+mod response;
+
+pub use body::{channel, Disconnected, Sender, SseBody};
+pub use hub::{
+    is_valid_topic, Backend, Hub, HubConfig, HubError, HubErrorKind, MemoryBackend, Subscription,
+    HISTORY_LOST,
+};
+pub use response::{last_event_id, sse_response, CONTENT_TYPE_EVENT_STREAM};
+pub use ssekit_codec::{Comment, Event, EventId, EventType, Frame};

@@ -1,0 +1,83 @@
+//! `SseBody`: one frame per event, keep-alive only when idle, cancellation on drop.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use ssekit_server::{channel, Event, SseBody};
+
+async fn next_data(body: &mut SseBody) -> Option<Bytes> {
+    let frame = body.frame().await?.expect("infallible");
+    Some(frame.into_data().expect("a data frame"))
+}
+
+#[tokio::test]
+async fn each_event_is_its_own_frame() {
+    let (sender, mut body) = channel(8);
+    sender.send(&Event::new("one")).await.unwrap();
+    sender.send(&Event::new("two\nlines")).await.unwrap();
+    drop(sender);
+    assert_eq!(next_data(&mut body).await.unwrap(), "data: one\n\n");
+    assert_eq!(
+        next_data(&mut body).await.unwrap(),
+        "data: two\ndata: lines\n\n"
+    );
+    assert_eq!(
+        next_data(&mut body).await,
+        None,
+        "the stream ends with its last sender"
+    );
+}
+
+#[tokio::test]
+async fn retry_comes_first() {
+    let (sender, body) = channel(8);
+    let mut body = body.with_retry(2500);
+    sender.send(&Event::new("x")).await.unwrap();
+    assert_eq!(next_data(&mut body).await.unwrap(), "retry: 2500\n");
+    assert_eq!(next_data(&mut body).await.unwrap(), "data: x\n\n");
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_alive_only_while_idle() {
+    let (sender, body) = channel(8);
+    let mut body = body.with_keep_alive(Duration::from_secs(10));
+    let producer = tokio::spawn(async move {
+        // Busy for 60 s: an event every 4 s, well inside the keep-alive interval.
+        for i in 0..15 {
+            sender.send(&Event::new(format!("{i}"))).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+        // Then idle, holding the stream open.
+        tokio::time::sleep(Duration::from_secs(35)).await;
+    });
+    let start = tokio::time::Instant::now();
+    let mut seen = Vec::new();
+    while let Some(data) = next_data(&mut body).await {
+        seen.push((start.elapsed().as_secs(), data));
+    }
+    producer.await.unwrap();
+    let keep_alives: Vec<u64> = seen
+        .iter()
+        .filter(|(_, d)| d == ": keep-alive\n")
+        .map(|(t, _)| *t)
+        .collect();
+    let events = seen.len() - keep_alives.len();
+    assert_eq!(events, 15);
+    // None while events flowed; then one every 10 s of silence after the last event (56 s).
+    assert_eq!(keep_alives, vec![66, 76, 86], "frames: {seen:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_body_tells_the_producer_at_once() {
+    let (sender, body) = channel(8);
+    let token = sender.cancellation_token();
+    assert!(!sender.is_closed());
+    drop(body);
+    tokio::time::timeout(Duration::from_secs(5), sender.closed())
+        .await
+        .expect("closed() resolves when the body is dropped");
+    assert!(token.is_cancelled());
+    assert!(sender.is_closed());
+    assert!(sender.send(&Event::new("lost")).await.is_err());
+}

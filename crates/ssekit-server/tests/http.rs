@@ -1,0 +1,151 @@
+//! Over loopback HTTP/1.1 with hyper: headers, per-event flush, disconnect propagation.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ssekit_codec::{Decoder, Frame};
+use ssekit_server::{channel, sse_response, Event, Sender};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Serves every connection with `handler`, which gets a `Sender` for the response's body.
+async fn serve<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(Sender) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_req| {
+                    let handler = handler.clone();
+                    async move {
+                        let (sender, body) = channel(8);
+                        tokio::spawn(handler(sender));
+                        Ok::<_, Infallible>(sse_response(body))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+type Response = hyper::Response<hyper::body::Incoming>;
+
+async fn get(addr: SocketAddr) -> (Response, tokio::task::JoinHandle<()>) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = hyper::Request::get("/")
+        .header("host", "test")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    (send.send_request(request).await.unwrap(), conn)
+}
+
+async fn next_event(body: &mut hyper::body::Incoming, decoder: &mut Decoder) -> Option<Event> {
+    loop {
+        if let Some(Frame::Event(e)) = decoder.next_frame().unwrap() {
+            return Some(e);
+        }
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .ok()??
+            .ok()?;
+        if let Ok(data) = frame.into_data() {
+            decoder.feed(&data);
+        }
+    }
+}
+
+#[tokio::test]
+async fn headers_and_each_event_flushed_before_the_next_exists() {
+    let (tx, rx) = mpsc::channel::<()>(1);
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let addr = serve(move |sender: Sender| {
+        let rx = rx.clone();
+        async move {
+            sender.send(&Event::new("first")).await.unwrap();
+            // The second event is produced only after the client has seen the first: if the
+            // server buffered the first, the test would time out.
+            rx.lock().await.recv().await;
+            sender.send(&Event::new("second")).await.unwrap();
+        }
+    })
+    .await;
+    let (response, _conn) = get(addr).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    assert!(headers.get("connection").is_none());
+    assert!(headers.get("content-length").is_none());
+
+    let mut body = response.into_body();
+    let mut decoder = Decoder::new();
+    let first = next_event(&mut body, &mut decoder)
+        .await
+        .expect("the first event");
+    assert_eq!(first.data(), "first");
+    tx.send(()).await.unwrap();
+    let second = next_event(&mut body, &mut decoder)
+        .await
+        .expect("the second event");
+    assert_eq!(second.data(), "second");
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_cancels_the_producer() {
+    let (cancelled_tx, mut cancelled_rx) = mpsc::channel::<usize>(1);
+    let addr = serve(move |sender: Sender| {
+        let cancelled_tx = cancelled_tx.clone();
+        async move {
+            let mut sent = 0;
+            let tick = Event::new("tick");
+            loop {
+                tokio::select! {
+                    () = sender.closed() => break,
+                    r = sender.send(&tick) => {
+                        if r.is_err() { break }
+                        sent += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            let _ = cancelled_tx.send(sent).await;
+        }
+    })
+    .await;
+    let (response, conn) = get(addr).await;
+    let mut body = response.into_body();
+    let mut decoder = Decoder::new();
+    assert!(next_event(&mut body, &mut decoder).await.is_some());
+    // The client goes away: drop the body and the connection.
+    drop(body);
+    conn.abort();
+    let sent = tokio::time::timeout(Duration::from_secs(10), cancelled_rx.recv())
+        .await
+        .expect("the producer learns of the disconnect")
+        .unwrap();
+    assert!(sent >= 1);
+}

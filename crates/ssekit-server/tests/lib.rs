@@ -1,0 +1,5 @@
+//! Integration tests of the server crate: the body, the hub, and HTTP over loopback.
+
+mod body;
+mod http;
+mod hub;
