@@ -127,6 +127,8 @@ pub struct Decoder {
     event_type: Option<Bytes>,
     /// The spec's "last event ID buffer".
     last_id: Bytes,
+    /// The spec's "last event ID string": the buffer's value at the last dispatch.
+    dispatched_id: Bytes,
 }
 
 /// Where the line being processed lies.
@@ -198,6 +200,7 @@ impl Decoder {
             data_utf8: true,
             event_type: None,
             last_id: Bytes::new(),
+            dispatched_id: Bytes::new(),
         }
     }
 
@@ -214,6 +217,7 @@ impl Decoder {
     pub fn with_last_event_id(mut self, id: &str) -> Self {
         if !id.as_bytes().contains(&0) {
             self.last_id = Bytes::copy_from_slice(id.as_bytes());
+            self.dispatched_id = self.last_id.clone();
         }
         self
     }
@@ -223,10 +227,22 @@ impl Decoder {
         self.limits
     }
 
-    /// The spec's last event ID buffer: the value to send as `Last-Event-ID` when reconnecting.
-    /// Invalid UTF-8 in it is replaced with U+FFFD.
+    /// The stream's last event ID: the value of the last `id:` field at the last dispatch (the
+    /// spec's "last event ID string"), which a reconnecting client sends as `Last-Event-ID`. An
+    /// `id:` in an event that was never dispatched does not count. Invalid UTF-8 is replaced
+    /// with U+FFFD.
     pub fn last_event_id(&self) -> alloc::borrow::Cow<'_, str> {
-        alloc::string::String::from_utf8_lossy(&self.last_id)
+        alloc::string::String::from_utf8_lossy(&self.dispatched_id)
+    }
+
+    /// Records the last event ID at a dispatch (cheaply, when it has not changed).
+    #[inline]
+    fn note_dispatch(&mut self) {
+        if self.dispatched_id.as_ptr() != self.last_id.as_ptr()
+            || self.dispatched_id.len() != self.last_id.len()
+        {
+            self.dispatched_id = self.last_id.clone();
+        }
     }
 
     /// Appends a chunk, copying it; call [`next_frame`](Self::next_frame) next.
@@ -296,6 +312,7 @@ impl Decoder {
         }
         let start = self.pos;
         self.pos += end + 2;
+        self.note_dispatch();
         let data = self.chunk.slice(start + value_start..start + end);
         let data = if start + end <= self.valid_until {
             Text::from_checked_utf8(data)
@@ -632,6 +649,7 @@ impl Decoder {
             self.discarding_event = false;
             return None;
         }
+        self.note_dispatch();
         let event_type = self.event_type.take().filter(|t| !t.is_empty());
         let data_utf8 = core::mem::replace(&mut self.data_utf8, true);
         let data = self.data.take()?;

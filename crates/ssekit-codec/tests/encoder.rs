@@ -103,3 +103,26 @@ fn the_exact_length_is_reserved() {
     Encoder::new().encode_event(&event, &mut out);
     assert_eq!(out.len(), Encoder::new().event_len(&event));
 }
+
+#[test]
+fn last_event_id_is_set_at_dispatch() {
+    use ssekit_codec::Decoder;
+    let mut d = Decoder::new().with_last_event_id("start");
+    assert_eq!(d.last_event_id(), "start");
+    d.feed(b"id: 1\ndata: a\n\n");
+    while d.next_frame().unwrap().is_some() {}
+    assert_eq!(d.last_event_id(), "1");
+    // An id-only block is dispatched too (with no event) and sets it.
+    d.feed(b"id: 2\n\n");
+    while d.next_frame().unwrap().is_some() {}
+    assert_eq!(d.last_event_id(), "2");
+    // An id in an event that never completes does not count.
+    d.feed(b"id: 3\ndata: cut off");
+    while d.next_frame().unwrap().is_some() {}
+    while d.finish().unwrap().is_some() {}
+    assert_eq!(d.last_event_id(), "2");
+    // An empty id resets it.
+    d.feed(b"id\ndata: b\n\n");
+    while d.next_frame().unwrap().is_some() {}
+    assert_eq!(d.last_event_id(), "");
+}
