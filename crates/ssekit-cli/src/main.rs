@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod encode;
+mod get;
 mod ndjson;
 mod serve;
 
@@ -27,6 +28,8 @@ enum Command {
     Decode(decode::Args),
     /// Encode Event JSON objects (one per line) on stdin into an SSE stream on stdout.
     Encode(encode::Args),
+    /// Stream events from a URL, fetch-style (any method, headers, body), reconnecting like `EventSource`.
+    Get(get::Args),
     /// Serve the topic hub: subscribe with GET /topics/NAME, publish with POST /topics/NAME.
     Serve(serve::Args),
 }
@@ -38,6 +41,8 @@ enum Failure {
     Input(String),
     /// A local I/O failure: exit 1.
     Io(io::Error),
+    /// A remote or protocol failure: exit 1.
+    Remote(String),
 }
 
 impl From<io::Error> for Failure {
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Encode(args) => encode::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Get(args) => get::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +65,10 @@ fn main() -> ExitCode {
         Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Io(e)) => {
             let _ = writeln!(io::stderr(), "ssekit: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Remote(message)) => {
+            let _ = writeln!(io::stderr(), "ssekit: {message}");
             ExitCode::from(1)
         }
         Err(Failure::Input(message)) => {
