@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 mod decode;
 mod encode;
 mod get;
+mod intermediaries;
+mod mock;
 mod ndjson;
 mod serve;
 
@@ -30,8 +32,12 @@ enum Command {
     Encode(encode::Args),
     /// Stream events from a URL, fetch-style (any method, headers, body), reconnecting like `EventSource`.
     Get(get::Args),
-    /// Serve the topic hub: subscribe with GET /topics/NAME, publish with POST /topics/NAME.
+    /// Serve the demo: the chat page, the chat relay, the mock LLM, and the topic hub.
     Serve(serve::Args),
+    /// A forwarding relay: each request opens the upstream stream, processed event by event.
+    Relay(intermediaries::RelayArgs),
+    /// A byte-for-byte streaming pass-through to a fixed upstream.
+    Proxy(intermediaries::ProxyArgs),
 }
 
 /// Why a command failed, and so its exit code.
@@ -58,6 +64,8 @@ fn main() -> ExitCode {
         Command::Encode(args) => encode::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Get(args) => get::run(&args),
+        Command::Relay(args) => intermediaries::relay(&args),
+        Command::Proxy(args) => intermediaries::proxy(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

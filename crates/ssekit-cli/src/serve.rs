@@ -19,7 +19,10 @@ use tokio::net::TcpSocket;
 
 use crate::Failure;
 
-const INDEX_HTML: &str = include_str!("serve_index.html");
+const CHAT_HTML: &str = include_str!("chat.html");
+const HUB_HTML: &str = include_str!("hub.html");
+/// The largest request body the chat relay and the mock LLM accept.
+const MAX_CHAT_BODY: usize = 1024 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -45,19 +48,39 @@ pub(crate) struct Args {
     /// (it can resume with Last-Event-ID).
     #[arg(long, value_name = "EVENTS", default_value_t = 256)]
     queue: usize,
+    /// The OpenAI-compatible streaming endpoint `/chat` relays to (default: the embedded mock
+    /// LLM at /v1/chat/completions). `/proxy` forwards to it byte for byte.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// A header sent upstream, `Name: value` (repeatable): an API key, say. Never sent to clients.
+    #[arg(long, value_name = "HEADER")]
+    upstream_header: Vec<String>,
+    /// The model name sent upstream.
+    #[arg(long, value_name = "NAME", default_value = "gpt-4o-mini")]
+    model: String,
+    /// A word the relay removes from answers, even when split across chunks (repeatable).
+    #[arg(long, value_name = "WORD")]
+    redact: Vec<String>,
+    /// Milliseconds between the mock LLM's tokens.
+    #[arg(long, value_name = "MS", default_value_t = 40)]
+    mock_delay_ms: u64,
 }
 
 struct App {
     hub: Hub,
+    relay: ssekit_relay::Relay,
+    proxy: ssekit_relay::Proxy,
+    model: String,
+    mock_delay: Duration,
     keep_alive: Option<Duration>,
     cors: Vec<String>,
     publish_token: Option<String>,
     max_publish_bytes: usize,
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
-fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     let mut message = message.into();
     message.push('\n');
     let mut response = Response::new(Full::new(Bytes::from(message)).boxed());
@@ -67,6 +90,50 @@ fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+fn html(page: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(page.as_bytes())).boxed());
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// Reads a request body of at most `limit` bytes; a 413 or 400 response otherwise.
+pub(crate) async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response<Body>> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes"),
+        )),
+        Err(e) => Err(text(
+            StatusCode::BAD_REQUEST,
+            format!("reading the body failed: {e}"),
+        )),
+    }
+}
+
+/// The proxy's body with its error type erased: an upstream failure mid-stream ends the
+/// response abruptly, as the upstream did.
+pub(crate) struct ProxyStream(pub(crate) ssekit_relay::ProxyBody);
+
+impl hyper::body::Body for ProxyStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        match std::pin::Pin::new(&mut self.0).poll_frame(cx) {
+            std::task::Poll::Ready(Some(Ok(frame))) => std::task::Poll::Ready(Some(Ok(frame))),
+            std::task::Poll::Ready(Some(Err(_)) | None) => std::task::Poll::Ready(None),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
 }
 
 fn query_param(request: &Request<Incoming>, name: &str) -> Option<String> {
@@ -130,19 +197,22 @@ impl App {
 
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
-        if path == "/" {
-            return match *request.method() {
-                Method::GET | Method::HEAD => {
-                    let mut response =
-                        Response::new(Full::new(Bytes::from_static(INDEX_HTML.as_bytes())).boxed());
-                    response.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("text/html; charset=utf-8"),
-                    );
-                    response
-                }
-                _ => text(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
-            };
+        match (request.method(), path.as_str()) {
+            (&Method::GET | &Method::HEAD, "/") => return html(CHAT_HTML),
+            (&Method::GET | &Method::HEAD, "/hub") => return html(HUB_HTML),
+            (_, "/" | "/hub") => return text(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            (&Method::POST, "/chat") => return self.chat(request).await,
+            (&Method::POST, "/v1/chat/completions") => {
+                return match read_body(request.into_body(), MAX_CHAT_BODY).await {
+                    Ok(body) => crate::mock::respond(&body, self.mock_delay).map(BodyExt::boxed),
+                    Err(response) => response,
+                };
+            }
+            (_, "/chat" | "/v1/chat/completions") => {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
+            (_, "/proxy") => return self.proxy(request).await,
+            _ => {}
         }
         let Some(topic) = path.strip_prefix("/topics/") else {
             return text(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
@@ -163,6 +233,49 @@ impl App {
                 "use GET to subscribe or POST to publish",
             ),
         }
+    }
+
+    /// `POST /chat`: `{"messages": [...]}` relayed to the upstream as a streaming completion,
+    /// through the pipeline.
+    async fn chat(&self, request: Request<Incoming>) -> Response<Body> {
+        let headers = request.headers().clone();
+        let body = match read_body(request.into_body(), MAX_CHAT_BODY).await {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                r#"the body must be JSON: {"messages":[{"role":"user","content":"..."}]}"#,
+            );
+        };
+        let Some(messages) = json.get("messages").filter(|m| m.is_array()) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                r#"the body needs "messages": [{"role":"user","content":"..."}]"#,
+            );
+        };
+        let upstream =
+            serde_json::json!({ "model": self.model, "messages": messages, "stream": true });
+        self.relay
+            .relay(Method::POST, &headers, Bytes::from(upstream.to_string()))
+            .map(BodyExt::boxed)
+    }
+
+    /// `/proxy`: byte for byte to the upstream.
+    async fn proxy(&self, request: Request<Incoming>) -> Response<Body> {
+        let (mut parts, body) = request.into_parts();
+        // The route itself is not part of the upstream's path.
+        parts.uri = match parts.uri.query() {
+            Some(q) => format!("/?{q}")
+                .parse()
+                .unwrap_or_else(|_| http::Uri::from_static("/")),
+            None => http::Uri::from_static("/"),
+        };
+        let response = self.proxy.forward(Request::from_parts(parts, body)).await;
+        let (parts, body) = response.into_parts();
+        // Errors of the upstream's body end the response; the client sees it cut off.
+        Response::from_parts(parts, ProxyStream(body).boxed())
     }
 
     fn subscribe(&self, topic: &str, request: &Request<Incoming>) -> Response<Body> {
@@ -271,37 +384,126 @@ impl App {
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(serve(args))
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(Failure::Io)?;
-    runtime.block_on(serve(args))
+        .map_err(Failure::Io)
+}
+
+/// Parses `Name: value` header flags.
+pub(crate) fn parse_headers(
+    flags: &[String],
+    flag: &str,
+) -> Result<Vec<(http::HeaderName, HeaderValue)>, Failure> {
+    flags
+        .iter()
+        .map(|h| {
+            let (name, value) = h
+                .split_once(':')
+                .ok_or_else(|| Failure::Input(format!("{flag} {h:?}: use 'Name: value'")))?;
+            let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| Failure::Input(format!("{flag} {h:?}: invalid header name")))?;
+            let value = HeaderValue::from_str(value.trim())
+                .map_err(|_| Failure::Input(format!("{flag} {h:?}: invalid header value")))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// The relay's pipeline for `--redact` words.
+pub(crate) fn pipeline_factory(words: &[String]) -> ssekit_relay::PipelineFactory {
+    let words = words.to_vec();
+    Arc::new(move || ssekit_relay::Pipeline::new().redact(words.iter(), "[redacted]"))
 }
 
 async fn serve(args: &Args) -> Result<(), Failure> {
+    let upstream_headers = parse_headers(&args.upstream_header, "--upstream-header")?;
+    let listener = listen(args.addr)?;
+    let local = listener.local_addr()?;
+    let upstream = args.upstream.clone().unwrap_or_else(|| {
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            local.ip().to_string()
+        };
+        let host = if local.is_ipv6() && !local.ip().is_unspecified() {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        format!("http://{host}:{}/v1/chat/completions", local.port())
+    });
+    let client = ssekit_client::Client::new().map_err(|e| Failure::Input(format!("serve: {e}")))?;
+    let mut relay_config =
+        ssekit_relay::RelayConfig::new(upstream.clone()).pipeline(pipeline_factory(&args.redact));
+    for (name, value) in upstream_headers {
+        relay_config = relay_config.upstream_header(name, value);
+    }
+    let proxy = ssekit_relay::Proxy::new(&upstream)
+        .map_err(|e| Failure::Input(format!("serve: --upstream: {e}")));
+    let proxy = match proxy {
+        Ok(proxy) => proxy,
+        // An https upstream: the pass-through proxy speaks plain HTTP only; /proxy then goes
+        // to the embedded mock.
+        Err(_) => ssekit_relay::Proxy::new(&format!(
+            "http://127.0.0.1:{}/v1/chat/completions",
+            local.port()
+        ))
+        .map_err(|e| Failure::Input(format!("serve: {e}")))?,
+    };
     let app = Arc::new(App {
         hub: Hub::new(
             HubConfig::default()
                 .with_replay_events(args.replay)
                 .with_queue(args.queue),
         ),
+        relay: ssekit_relay::Relay::new(client, relay_config),
+        proxy,
+        model: args.model.clone(),
+        mock_delay: Duration::from_millis(args.mock_delay_ms),
         keep_alive: (args.keep_alive > 0).then(|| Duration::from_secs(args.keep_alive)),
         cors: args.cors_origin.clone(),
         publish_token: args.publish_token.clone(),
         max_publish_bytes: args.max_publish_bytes,
     });
-    let socket = if args.addr.is_ipv4() {
+    let handler_app = Arc::clone(&app);
+    accept_loop(listener, move |request| {
+        let app = Arc::clone(&handler_app);
+        async move { app.handle(request).await }
+    })
+    .await;
+    // Subscribers' streams end cleanly; connections finish what they are sending.
+    app.hub.shutdown();
+    Ok(())
+}
+
+/// Binds `addr` with a deep backlog, so that a burst of connections is not dropped into SYN
+/// retries.
+pub(crate) fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+    let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
     }?;
     socket.set_reuseaddr(true)?;
-    socket.bind(args.addr)?;
-    // A deep backlog, so that a burst of connections is not dropped into SYN retries.
-    let listener = socket.listen(1024)?;
-    let local = listener.local_addr()?;
-    eprintln!("listening on http://{local}");
+    socket.bind(addr)?;
+    Ok(socket.listen(1024)?)
+}
 
+/// Prints the `listening on` line, then serves HTTP/1.1 and HTTP/2 (h2c) connections with
+/// `handle` until SIGINT or SIGTERM; then lets open connections finish (at most 10 s).
+pub(crate) async fn accept_loop<F, Fut>(listener: tokio::net::TcpListener, handle: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    if let Ok(local) = listener.local_addr() {
+        eprintln!("listening on http://{local}");
+    }
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -318,16 +520,16 @@ async fn serve(args: &Args) -> Result<(), Failure> {
                 let (stream, _) = match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        eprintln!("ssekit serve: accept failed: {e}");
+                        eprintln!("ssekit: accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = Arc::clone(&app);
+                let handle = handle.clone();
                 let service = service_fn(move |request| {
-                    let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(app.handle(request).await) }
+                    let response = handle(request);
+                    async move { Ok::<_, Infallible>(response.await) }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());
@@ -338,11 +540,8 @@ async fn serve(args: &Args) -> Result<(), Failure> {
             () = &mut shutdown => break,
         }
     }
-    eprintln!("ssekit serve: shutting down");
-    // Subscribers' streams end cleanly; connections finish what they are sending.
-    app.hub.shutdown();
+    eprintln!("ssekit: shutting down");
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
-    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -12,10 +12,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use ssekit_codec::{Decoder, Event, Frame};
 use tokio::net::TcpStream;
 
-/// A running `ssekit serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// A running `ssekit` server, killed when dropped.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Server {
@@ -26,8 +26,13 @@ impl Drop for Server {
 }
 
 fn start(args: &[&str]) -> Server {
+    start_command(&["serve", "--addr", "127.0.0.1:0"], args)
+}
+
+/// Starts `ssekit COMMAND...` and waits for its `listening on` line.
+pub(crate) fn start_command(command: &[&str], args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ssekit"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(command)
         .args(args)
         .stderr(Stdio::piped())
         .spawn()
@@ -51,7 +56,7 @@ fn start(args: &[&str]) -> Server {
     Server { child, addr }
 }
 
-async fn request(
+pub(crate) async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -81,7 +86,7 @@ async fn request(
         .unwrap()
 }
 
-async fn body_text(response: hyper::Response<Incoming>) -> String {
+pub(crate) async fn body_text(response: hyper::Response<Incoming>) -> String {
     let bytes = tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
         .await
         .unwrap()
@@ -91,7 +96,7 @@ async fn body_text(response: hyper::Response<Incoming>) -> String {
 }
 
 /// Reads `n` events from a streaming body (bounded in time).
-async fn events(body: &mut Incoming, n: usize) -> Vec<Event> {
+pub(crate) async fn events(body: &mut Incoming, n: usize) -> Vec<Event> {
     let mut decoder = Decoder::new();
     let mut out = Vec::new();
     while out.len() < n {

@@ -1,0 +1,340 @@
+//! The relay and the proxy between a loopback client and a controllable upstream.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ssekit_client::Client;
+use ssekit_codec::{Decoder, Frame};
+use ssekit_relay::{Pipeline, Proxy, Relay, RelayConfig};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::upstream::{start, Upstream};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Serves `handle` on a loopback port.
+async fn front<F, Fut, B>(handle: F) -> SocketAddr
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let response = handle(req);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn relay_front(upstream: &Upstream, pipeline: Pipeline) -> SocketAddr {
+    let pipeline = Arc::new(std::sync::Mutex::new(Some(pipeline)));
+    let config = RelayConfig::new(format!("http://{}/v1/stream", upstream.addr))
+        .upstream_header(
+            http::HeaderName::from_static("x-api-key"),
+            http::HeaderValue::from_static("upstream-key"),
+        )
+        .pipeline(Arc::new(move || {
+            pipeline.lock().unwrap().take().unwrap_or_default()
+        }));
+    let relay = Arc::new(Relay::new(Client::new().unwrap(), config));
+    front(move |req: hyper::Request<Incoming>| {
+        let relay = Arc::clone(&relay);
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            relay.relay(parts.method, &parts.headers, body)
+        }
+    })
+    .await
+}
+
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> hyper::Response<Incoming> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "front");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let req = builder
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    tokio::time::timeout(WAIT, send.send_request(req))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The next event from a streaming body, or `None` at its end.
+async fn next_event(body: &mut Incoming, decoder: &mut Decoder) -> Option<ssekit_codec::Event> {
+    loop {
+        if let Some(Frame::Event(e)) = decoder.next_frame().unwrap() {
+            return Some(e);
+        }
+        match tokio::time::timeout(WAIT, body.frame())
+            .await
+            .expect("bounded wait")
+        {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    decoder.feed(&data);
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_relay_streams_each_event_before_the_next_exists_and_filters_headers() {
+    let mut upstream = start("text/event-stream", Some(("x-upstream-secret", "s3"))).await;
+    let addr = relay_front(&upstream, Pipeline::new()).await;
+    let response = request(
+        addr,
+        "POST",
+        "/chat",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer client"),
+            ("cookie", "session=1"),
+            ("x-other", "1"),
+        ],
+        r#"{"q":1}"#,
+    )
+    .await;
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream; charset=utf-8"
+    );
+    assert!(
+        response.headers().get("x-upstream-secret").is_none(),
+        "no upstream header comes back"
+    );
+    let mut body = response.into_body();
+    let mut decoder = Decoder::new();
+    let upstream_tx = tokio::time::timeout(WAIT, upstream.streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    upstream_tx
+        .send(Bytes::from_static(b"data: one\n\n"))
+        .unwrap();
+    assert_eq!(
+        next_event(&mut body, &mut decoder).await.unwrap().data(),
+        "one"
+    );
+    // Only now does the upstream produce the second event.
+    upstream_tx
+        .send(Bytes::from_static(b"data: two\n\n"))
+        .unwrap();
+    assert_eq!(
+        next_event(&mut body, &mut decoder).await.unwrap().data(),
+        "two"
+    );
+    drop(upstream_tx);
+    assert!(
+        next_event(&mut body, &mut decoder).await.is_none(),
+        "the stream ends with the upstream"
+    );
+
+    let recorded = upstream.requests.lock().unwrap()[0].clone();
+    assert_eq!(recorded.method, "POST");
+    assert_eq!(recorded.path, "/v1/stream");
+    assert_eq!(recorded.body, Bytes::from_static(br#"{"q":1}"#));
+    assert_eq!(recorded.headers["content-type"], "application/json");
+    assert_eq!(recorded.headers["x-api-key"], "upstream-key");
+    for absent in ["authorization", "cookie", "x-other"] {
+        assert!(
+            recorded.headers.get(absent).is_none(),
+            "{absent} must not go upstream"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_closes_the_upstream_request() {
+    let mut upstream = start("text/event-stream", None).await;
+    let addr = relay_front(&upstream, Pipeline::new()).await;
+    let response = request(addr, "GET", "/", &[], "").await;
+    let mut body = response.into_body();
+    let upstream_tx = tokio::time::timeout(WAIT, upstream.streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    upstream_tx
+        .send(Bytes::from_static(b"data: one\n\n"))
+        .unwrap();
+    let mut decoder = Decoder::new();
+    assert!(next_event(&mut body, &mut decoder).await.is_some());
+    drop(body);
+    tokio::time::timeout(WAIT, upstream.dropped.recv())
+        .await
+        .expect("the upstream sees the request dropped");
+}
+
+#[tokio::test]
+async fn an_upstream_failure_becomes_an_error_event_and_a_clean_end() {
+    let upstream = start("application/json", None).await;
+    let addr = relay_front(&upstream, Pipeline::new()).await;
+    let response = request(addr, "GET", "/", &[], "").await;
+    let mut body = response.into_body();
+    let mut decoder = Decoder::new();
+    let event = next_event(&mut body, &mut decoder)
+        .await
+        .expect("an error event");
+    assert_eq!(event.event_type(), "error");
+    assert!(
+        event.data().contains("application/json"),
+        "{}",
+        event.data()
+    );
+    assert!(next_event(&mut body, &mut decoder).await.is_none());
+}
+
+#[tokio::test]
+async fn words_split_across_events_are_redacted_on_the_way() {
+    let mut upstream = start("text/event-stream", None).await;
+    let addr = relay_front(&upstream, Pipeline::new().redact(["secret"], "#")).await;
+    let response = request(addr, "GET", "/", &[], "").await;
+    let mut body = response.into_body();
+    let upstream_tx = tokio::time::timeout(WAIT, upstream.streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    for piece in ["data: top s\n\n", "data: ecr\n\n", "data: et!\n\n"] {
+        upstream_tx.send(Bytes::from(piece)).unwrap();
+    }
+    drop(upstream_tx);
+    let mut decoder = Decoder::new();
+    let mut text = String::new();
+    while let Some(e) = next_event(&mut body, &mut decoder).await {
+        assert!(
+            !e.data().contains("sec"),
+            "a piece of the word leaked: {:?}",
+            e.data()
+        );
+        text.push_str(e.data());
+    }
+    assert_eq!(text, "top #!");
+}
+
+#[tokio::test]
+async fn the_proxy_streams_bytes_as_they_come_and_forwards_the_body() {
+    let mut upstream = start("text/event-stream", None).await;
+    let proxy = Arc::new(Proxy::new(&format!("http://{}/base", upstream.addr)).unwrap());
+    let addr = front(move |req| {
+        let proxy = Arc::clone(&proxy);
+        async move { proxy.forward(req).await }
+    })
+    .await;
+    let response = request(
+        addr,
+        "POST",
+        "/v1/x?y=1",
+        &[
+            ("content-type", "application/json"),
+            ("connection", "keep-alive"),
+        ],
+        r#"{"key1":"value1","key2":"value2"}"#,
+    )
+    .await;
+    assert!(
+        response.headers().get("x-upstream-hop").is_none(),
+        "a header the upstream named in Connection is hop-by-hop"
+    );
+    let mut body = response.into_body();
+    let upstream_tx = tokio::time::timeout(WAIT, upstream.streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    upstream_tx
+        .send(Bytes::from_static(b"data: one\n\n"))
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, body.frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap();
+    assert_eq!(
+        first,
+        Bytes::from_static(b"data: one\n\n"),
+        "byte for byte, before the next exists"
+    );
+    upstream_tx
+        .send(Bytes::from_static(b"data: two\n\n"))
+        .unwrap();
+    let second = tokio::time::timeout(WAIT, body.frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap();
+    assert_eq!(second, Bytes::from_static(b"data: two\n\n"));
+    let recorded = upstream.requests.lock().unwrap()[0].clone();
+    assert_eq!(recorded.method, "POST");
+    assert_eq!(recorded.path, "/base/v1/x?y=1");
+    assert_eq!(
+        recorded.body,
+        Bytes::from_static(br#"{"key1":"value1","key2":"value2"}"#)
+    );
+    assert_eq!(recorded.headers["host"], upstream.addr.to_string());
+    // The client goes away: the upstream connection is closed.
+    drop(body);
+    tokio::time::timeout(WAIT, upstream.dropped.recv())
+        .await
+        .expect("the upstream sees the client leave");
+}
+
+#[tokio::test]
+async fn the_proxy_answers_502_when_the_upstream_is_down() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = listener.local_addr().unwrap();
+    drop(listener);
+    let proxy = Arc::new(Proxy::new(&format!("http://{dead}/")).unwrap());
+    let addr = front(move |req| {
+        let proxy = Arc::clone(&proxy);
+        async move { proxy.forward(req).await }
+    })
+    .await;
+    let response = request(addr, "GET", "/", &[], "").await;
+    assert_eq!(response.status(), 502);
+}

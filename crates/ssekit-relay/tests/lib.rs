@@ -1,0 +1,5 @@
+//! Integration tests of the relay and the proxy over loopback, and of redaction.
+
+mod intermediaries;
+mod redaction;
+mod upstream;
