@@ -5,4 +5,5 @@ mod cases;
 mod encoder;
 mod oracle;
 mod props;
+mod replay;
 mod support;
