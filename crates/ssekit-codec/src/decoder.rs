@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Event, EventType, Frame, RawEvent, RawFrame};
 use crate::limits::Limits;
-use crate::text::Text;
+use crate::text::{Text, Value};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -16,7 +16,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 enum DataBuf {
     #[default]
     Empty,
-    One(Bytes),
+    One(Value),
     Many(BytesMut),
 }
 
@@ -30,30 +30,30 @@ impl DataBuf {
         }
     }
 
-    fn push(&mut self, value: Bytes) {
+    fn push(&mut self, value: Value) {
         match core::mem::take(self) {
             DataBuf::Empty => *self = DataBuf::One(value),
             DataBuf::One(first) => {
                 let mut joined = BytesMut::with_capacity((first.len() + 1 + value.len()) * 2);
-                joined.extend_from_slice(&first);
+                joined.extend_from_slice(first.as_bytes());
                 joined.extend_from_slice(b"\n");
-                joined.extend_from_slice(&value);
+                joined.extend_from_slice(value.as_bytes());
                 *self = DataBuf::Many(joined);
             }
             DataBuf::Many(mut joined) => {
                 joined.reserve(1 + value.len());
                 joined.extend_from_slice(b"\n");
-                joined.extend_from_slice(&value);
+                joined.extend_from_slice(value.as_bytes());
                 *self = DataBuf::Many(joined);
             }
         }
     }
 
-    fn take(&mut self) -> Option<Bytes> {
+    fn take(&mut self) -> Option<Value> {
         match core::mem::take(self) {
             DataBuf::Empty => None,
-            DataBuf::One(b) => Some(b),
-            DataBuf::Many(b) => Some(b.freeze()),
+            DataBuf::One(v) => Some(v),
+            DataBuf::Many(b) => Some(Value::from_bytes(b.freeze())),
         }
     }
 }
@@ -124,11 +124,15 @@ pub struct Decoder {
     data: DataBuf,
     /// Every piece of `data` is known to be valid UTF-8.
     data_utf8: bool,
-    event_type: Option<Bytes>,
+    event_type: Option<Value>,
+    event_type_utf8: bool,
     /// The spec's "last event ID buffer".
-    last_id: Bytes,
+    last_id: Value,
+    last_id_utf8: bool,
     /// The spec's "last event ID string": the buffer's value at the last dispatch.
-    dispatched_id: Bytes,
+    dispatched_id: Value,
+    /// An `id:` field was taken since the last dispatch.
+    id_set: bool,
 }
 
 /// Where the line being processed lies.
@@ -199,8 +203,11 @@ impl Decoder {
             data: DataBuf::Empty,
             data_utf8: true,
             event_type: None,
-            last_id: Bytes::new(),
-            dispatched_id: Bytes::new(),
+            event_type_utf8: false,
+            last_id: Value::EMPTY,
+            last_id_utf8: false,
+            dispatched_id: Value::EMPTY,
+            id_set: false,
         }
     }
 
@@ -216,7 +223,8 @@ impl Decoder {
     #[must_use]
     pub fn with_last_event_id(mut self, id: &str) -> Self {
         if !id.as_bytes().contains(&0) {
-            self.last_id = Bytes::copy_from_slice(id.as_bytes());
+            self.last_id = Value::copy_from(id.as_bytes());
+            self.last_id_utf8 = true;
             self.dispatched_id = self.last_id.clone();
         }
         self
@@ -232,15 +240,14 @@ impl Decoder {
     /// `id:` in an event that was never dispatched does not count. Invalid UTF-8 is replaced
     /// with U+FFFD.
     pub fn last_event_id(&self) -> alloc::borrow::Cow<'_, str> {
-        alloc::string::String::from_utf8_lossy(&self.dispatched_id)
+        alloc::string::String::from_utf8_lossy(self.dispatched_id.as_bytes())
     }
 
     /// Records the last event ID at a dispatch (cheaply, when it has not changed).
     #[inline]
     fn note_dispatch(&mut self) {
-        if self.dispatched_id.as_ptr() != self.last_id.as_ptr()
-            || self.dispatched_id.len() != self.last_id.len()
-        {
+        if self.id_set {
+            self.id_set = false;
             self.dispatched_id = self.last_id.clone();
         }
     }
@@ -313,7 +320,7 @@ impl Decoder {
         let start = self.pos;
         self.pos += end + 2;
         self.note_dispatch();
-        let data = self.chunk.slice(start + value_start..start + end);
+        let data = Value::slice_of(&self.chunk, start + value_start, start + end);
         let data = if start + end <= self.valid_until {
             Text::from_checked_utf8(data)
         } else {
@@ -321,6 +328,8 @@ impl Decoder {
         };
         let id = if self.last_id.is_empty() {
             None
+        } else if self.last_id_utf8 {
+            Some(Text::from_checked_utf8(self.last_id.clone()))
         } else {
             Some(Text::from_utf8_lossy(self.last_id.clone()))
         };
@@ -459,7 +468,7 @@ impl Decoder {
                 joined.extend_from_slice(b"\n");
                 joined.extend_from_slice(&rest[value_start..end]);
             } else {
-                let value = self.chunk.slice(start + value_start..start + end);
+                let value = Value::slice_of(&self.chunk, start + value_start, start + end);
                 self.data.push(value);
             }
         }
@@ -604,6 +613,8 @@ impl Decoder {
         }
         let colon = if bytes.starts_with(b"data:") {
             Some(4) // the most common line, without a search
+        } else if bytes.len() < 32 {
+            bytes.iter().position(|&b| b == b':') // short lines: cheaper than memchr's setup
         } else {
             memchr::memchr(b':', bytes)
         };
@@ -629,17 +640,24 @@ impl Decoder {
             _ => return Ok(None),
         };
         let value = match line {
-            Line::InChunk { start, end } => self.chunk.slice(start + value_start..end),
-            Line::Partial => Bytes::copy_from_slice(&self.partial[value_start..]),
+            Line::InChunk { start, end } => Value::slice_of(&self.chunk, start + value_start, end),
+            Line::Partial => Value::copy_from(&self.partial[value_start..]),
         };
         match target {
-            Target::Comment => return Ok(Some(RawFrame::Comment(value))),
+            Target::Comment => return Ok(Some(RawFrame::Comment(value.into_bytes()))),
             Target::Data => {
                 self.data_utf8 &= known_utf8;
                 self.data.push(value);
             }
-            Target::EventType => self.event_type = Some(value),
-            Target::Id => self.last_id = value,
+            Target::EventType => {
+                self.event_type = Some(value);
+                self.event_type_utf8 = known_utf8;
+            }
+            Target::Id => {
+                self.last_id = value;
+                self.last_id_utf8 = known_utf8;
+                self.id_set = true;
+            }
         }
         Ok(None)
     }
@@ -658,6 +676,8 @@ impl Decoder {
             data,
             id: self.last_id.clone(),
             data_utf8,
+            event_type_utf8: self.event_type_utf8,
+            id_utf8: self.last_id_utf8,
         }))
     }
 }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use core::fmt;
 
 use crate::error::{Field, InvalidValue};
-use crate::text::Text;
+use crate::text::{Text, Value};
 
 const MESSAGE: Text = Text::from_static("message");
 
@@ -187,8 +187,8 @@ impl Event {
         &self.data
     }
 
-    /// The data as shared bytes (a slice of the decoder's input where possible).
-    pub fn data_bytes(&self) -> &Bytes {
+    /// The data as bytes.
+    pub fn data_bytes(&self) -> &[u8] {
         self.data.as_bytes()
     }
 
@@ -253,11 +253,13 @@ pub enum Frame {
 /// UTF-8 validation. For users who carry binary-ish or non-UTF-8 payloads.
 #[derive(Clone, Debug)]
 pub struct RawEvent {
-    pub(crate) event_type: Option<Bytes>,
-    pub(crate) data: Bytes,
-    pub(crate) id: Bytes,
-    /// The decoder already knows `data` is valid UTF-8 (it checks whole chunks at once).
+    pub(crate) event_type: Option<Value>,
+    pub(crate) data: Value,
+    pub(crate) id: Value,
+    /// What the decoder already knows is valid UTF-8 (it checks whole chunks at once).
     pub(crate) data_utf8: bool,
+    pub(crate) event_type_utf8: bool,
+    pub(crate) id_utf8: bool,
 }
 
 impl PartialEq for RawEvent {
@@ -279,29 +281,41 @@ impl core::hash::Hash for RawEvent {
 impl RawEvent {
     /// The event type's bytes; `b"message"` when the stream set none (or an empty one).
     pub fn event_type(&self) -> &[u8] {
-        self.event_type.as_deref().unwrap_or(b"message")
+        self.event_type.as_ref().map_or(b"message", Value::as_bytes)
     }
 
     /// The data bytes, lines joined with `\n`.
-    pub fn data(&self) -> &Bytes {
-        &self.data
+    pub fn data(&self) -> &[u8] {
+        self.data.as_bytes()
+    }
+
+    /// The data as `Bytes` (without a copy when it was a slice of the input).
+    pub fn into_data(self) -> Bytes {
+        self.data.into_bytes()
     }
 
     /// The last event ID at dispatch; empty when none was set.
-    pub fn id(&self) -> &Bytes {
-        &self.id
+    pub fn id(&self) -> &[u8] {
+        self.id.as_bytes()
     }
 
     /// Converts to an [`Event`], replacing invalid UTF-8 with U+FFFD as browsers do.
     pub fn into_event(self) -> Event {
+        let text = |value: Value, checked: bool| {
+            if checked {
+                Text::from_checked_utf8(value)
+            } else {
+                Text::from_utf8_lossy(value)
+            }
+        };
         let event_type = match self.event_type {
-            Some(t) => Text::from_utf8_lossy(t),
+            Some(t) => text(t, self.event_type_utf8),
             None => MESSAGE,
         };
         let id = if self.id.is_empty() {
             None
         } else {
-            Some(Text::from_utf8_lossy(self.id))
+            Some(text(self.id, self.id_utf8))
         };
         let data = if self.data_utf8 {
             Text::from_checked_utf8(self.data)
@@ -330,7 +344,9 @@ impl RawFrame {
         match self {
             RawFrame::Event(e) => Frame::Event(e.into_event()),
             RawFrame::Retry(ms) => Frame::Retry(ms),
-            RawFrame::Comment(c) => Frame::Comment(Comment::from_text(Text::from_utf8_lossy(c))),
+            RawFrame::Comment(c) => Frame::Comment(Comment::from_text(Text::from_utf8_lossy(
+                Value::from_bytes(c),
+            ))),
         }
     }
 }

@@ -1,50 +1,190 @@
-//! `Text`: shared, immutable UTF-8 backed by [`Bytes`], so decoded values are slices of the
-//! input rather than copies.
+//! `Value` and `Text`: the decoder's values without reference counting for small ones.
+//!
+//! A value of at most [`INLINE`] bytes is copied into the value itself (no allocation, no
+//! atomic reference count); a longer one is a `Bytes` slice of the input (no copy). Event types,
+//! ids and short data are small; a token chunk or a long line is shared.
 
 use alloc::string::String;
 use bytes::Bytes;
-use core::{fmt, ops::Deref};
+use core::{fmt, hash, ops::Deref};
 
-/// UTF-8 text held in a [`Bytes`]. The invariant (valid UTF-8) is established by every
-/// constructor and never broken, because the bytes are never exposed mutably.
+/// The longest value kept inline: 23 bytes keep a `Value` as small as a `Bytes` (32 bytes).
+pub(crate) const INLINE: usize = 23;
+
+/// Bytes, inline when small.
+#[derive(Clone)]
+pub(crate) enum Value {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Shared(Bytes),
+}
+
+impl Value {
+    pub(crate) const EMPTY: Value = Value::Inline {
+        len: 0,
+        buf: [0; INLINE],
+    };
+
+    /// `bytes`, copied inline if small, else copied into a new shared buffer.
+    pub(crate) fn copy_from(bytes: &[u8]) -> Self {
+        if bytes.len() <= INLINE {
+            let mut buf = [0; INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Value::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            Value::Shared(Bytes::copy_from_slice(bytes))
+        }
+    }
+
+    /// `chunk[start..end]`: copied inline if small, else a slice sharing `chunk`.
+    #[inline]
+    pub(crate) fn slice_of(chunk: &Bytes, start: usize, end: usize) -> Self {
+        let len = end - start;
+        if len > INLINE {
+            return Value::Shared(chunk.slice(start..end));
+        }
+        if let Some(window) = chunk.get(start..start + INLINE) {
+            // A fixed-size copy (a couple of vector moves) beats a variable-length one; the
+            // bytes past `len` are never read.
+            let mut buf = [0; INLINE];
+            buf.copy_from_slice(window);
+            return Value::Inline {
+                len: len as u8,
+                buf,
+            };
+        }
+        Value::copy_from(&chunk[start..end])
+    }
+
+    /// `bytes` as they are (no copy).
+    pub(crate) fn from_bytes(bytes: Bytes) -> Self {
+        Value::Shared(bytes)
+    }
+
+    const fn from_static(s: &'static str) -> Self {
+        let bytes = s.as_bytes();
+        assert!(bytes.len() <= INLINE);
+        let mut buf = [0; INLINE];
+        let mut i = 0;
+        while i < bytes.len() {
+            buf[i] = bytes[i];
+            i += 1;
+        }
+        Value::Inline {
+            len: bytes.len() as u8,
+            buf,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Value::Inline { len, buf } => &buf[..*len as usize],
+            Value::Shared(b) => b,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match self {
+            Value::Inline { len, buf } => Bytes::copy_from_slice(&buf[..len as usize]),
+            Value::Shared(b) => b,
+        }
+    }
+}
+
+impl Default for Value {
+    fn default() -> Self {
+        Value::EMPTY
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Value {}
+
+impl hash::Hash for Value {
+    fn hash<H: hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
+/// UTF-8 text in a [`Value`]. The invariant (valid UTF-8) is established by every constructor
+/// and never broken, because the bytes are never exposed mutably.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Text(Bytes);
+pub(crate) struct Text(Value);
 
 impl Text {
     pub(crate) const fn from_static(s: &'static str) -> Self {
-        Text(Bytes::from_static(s.as_bytes()))
+        Text(Value::from_static(s))
     }
 
     pub(crate) fn from_string(s: String) -> Self {
-        Text(Bytes::from(s))
-    }
-
-    /// Validates `bytes` as UTF-8, replacing invalid sequences with U+FFFD as browsers do.
-    /// Valid input (the common case) is kept without copying.
-    pub(crate) fn from_utf8_lossy(bytes: Bytes) -> Self {
-        match core::str::from_utf8(&bytes) {
-            Ok(_) => Text(bytes),
-            Err(_) => Text::from_string(String::from_utf8_lossy(&bytes).into_owned()),
+        if s.len() <= INLINE {
+            Text(Value::copy_from(s.as_bytes()))
+        } else {
+            Text(Value::from_bytes(Bytes::from(s)))
         }
     }
 
-    /// Wraps bytes the decoder has already found to be valid UTF-8.
-    pub(crate) fn from_checked_utf8(bytes: Bytes) -> Self {
-        debug_assert!(core::str::from_utf8(&bytes).is_ok());
-        Text(bytes)
+    /// Validates `value` as UTF-8, replacing invalid sequences with U+FFFD as browsers do.
+    /// Valid input (the common case) is kept without copying.
+    pub(crate) fn from_utf8_lossy(value: Value) -> Self {
+        match core::str::from_utf8(value.as_bytes()) {
+            Ok(_) => Text(value),
+            Err(_) => Text::from_string(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        }
     }
 
+    /// Wraps a value the decoder has already found to be valid UTF-8.
+    pub(crate) fn from_checked_utf8(value: Value) -> Self {
+        debug_assert!(core::str::from_utf8(value.as_bytes()).is_ok());
+        Text(value)
+    }
+
+    #[inline]
     pub(crate) fn as_str(&self) -> &str {
-        // SAFETY: every constructor above guarantees that `self.0` holds valid UTF-8 and the
-        // bytes are immutable. Re-validating on each access would cost a full scan per read.
+        // SAFETY: every constructor above guarantees that the value holds valid UTF-8, and it
+        // is never exposed mutably. Re-validating on each access would cost a scan per read.
         #[allow(unsafe_code)]
         unsafe {
-            core::str::from_utf8_unchecked(&self.0)
+            core::str::from_utf8_unchecked(self.0.as_bytes())
         }
     }
 
-    pub(crate) fn as_bytes(&self) -> &Bytes {
-        &self.0
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
