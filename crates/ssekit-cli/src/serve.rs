@@ -64,10 +64,77 @@ pub(crate) struct Args {
     /// Milliseconds between the mock LLM's tokens.
     #[arg(long, value_name = "MS", default_value_t = 40)]
     mock_delay_ms: u64,
+    /// Seconds a finished chat generation stays resumable (GET /chat/ID with Last-Event-ID).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    generation_retention: u64,
+    /// Seconds a chat generation may run at most.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    generation_timeout: u64,
+}
+
+/// The most generations kept (running or resumable); the oldest finished one goes first.
+const MAX_GENERATIONS: usize = 1000;
+
+type Lock<T> = std::sync::Mutex<T>;
+
+fn lock<T>(mutex: &Lock<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The chat generations: each is a hub topic, so that a client that lost its connection can
+/// resume it, and a token to stop it.
+struct Generations {
+    hub: Hub,
+    running: Lock<std::collections::HashMap<String, tokio_util::sync::CancellationToken>>,
+    finished: Lock<std::collections::VecDeque<String>>,
+    retention: Duration,
+    timeout: Duration,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Generations {
+    fn new_id(&self) -> String {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        // Not a secret: a generation id only names a stream to resume.
+        let mixed = (nanos ^ n.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        format!("{mixed:016x}{n:x}")
+    }
+
+    fn topic(id: &str) -> Option<String> {
+        let topic = format!("gen-{id}");
+        ssekit_server::is_valid_topic(&topic).then_some(topic)
+    }
+
+    /// A generation has ended: it stays resumable for the retention time, and the oldest
+    /// finished ones go when there are too many.
+    async fn finished(self: Arc<Self>, id: String, topic: String) {
+        lock(&self.running).remove(&id);
+        let evicted: Vec<String> = {
+            let mut finished = lock(&self.finished);
+            finished.push_back(id);
+            let excess = finished.len().saturating_sub(MAX_GENERATIONS);
+            finished.drain(..excess).collect()
+        };
+        for old in evicted {
+            if let Some(t) = Generations::topic(&old) {
+                self.hub.remove_topic(&t);
+            }
+        }
+        tokio::time::sleep(self.retention).await;
+        self.hub.remove_topic(&topic);
+    }
 }
 
 struct App {
     hub: Hub,
+    generations: Arc<Generations>,
     relay: ssekit_relay::Relay,
     proxy: ssekit_relay::Proxy,
     model: String,
@@ -191,6 +258,10 @@ impl App {
             let headers = response.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("X-Ssekit-Generation"),
+            );
         }
         response
     }
@@ -210,6 +281,17 @@ impl App {
             }
             (_, "/chat" | "/v1/chat/completions") => {
                 return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
+            (method, p) if p.starts_with("/chat/") => {
+                let id = p.trim_start_matches("/chat/").to_owned();
+                return match *method {
+                    Method::GET => self.resume(&id, &request),
+                    Method::DELETE => self.stop(&id),
+                    _ => text(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "use GET to resume or DELETE to stop",
+                    ),
+                };
             }
             (_, "/proxy") => return self.proxy(request).await,
             _ => {}
@@ -257,9 +339,79 @@ impl App {
         };
         let upstream =
             serde_json::json!({ "model": self.model, "messages": messages, "stream": true });
-        self.relay
-            .relay(Method::POST, &headers, Bytes::from(upstream.to_string()))
-            .map(BodyExt::boxed)
+        let generations = &self.generations;
+        let id = generations.new_id();
+        let Some(topic) = Generations::topic(&id) else {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not name the generation",
+            );
+        };
+        // Subscribed before the generation starts, so this client misses nothing.
+        let subscription = match generations.hub.subscribe(&topic, None) {
+            Ok(s) => s,
+            Err(e) => return text(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        };
+        let generation = ssekit_relay::Generation::new(generations.hub.clone(), topic.clone())
+            .max_duration(generations.timeout);
+        lock(&generations.running).insert(id.clone(), generation.cancel_token());
+        let task = self.relay.generate(
+            Method::POST,
+            &headers,
+            Bytes::from(upstream.to_string()),
+            generation,
+        );
+        let after = Arc::clone(generations);
+        let finished_id = id.clone();
+        tokio::spawn(async move {
+            let _ = task.await;
+            after.finished(finished_id, topic).await;
+        });
+        let mut body = subscription.into_body();
+        if let Some(interval) = self.keep_alive {
+            body = body.with_keep_alive(interval);
+        }
+        let mut response = sse_response(body).map(BodyExt::boxed);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-ssekit-generation", value);
+        }
+        response
+    }
+
+    /// `GET /chat/{id}`: the rest of a generation after `Last-Event-ID`, then live.
+    fn resume(&self, id: &str, request: &Request<Incoming>) -> Response<Body> {
+        let Some(topic) = Generations::topic(id).filter(|t| self.generations.hub.has_topic(t))
+        else {
+            return text(
+                StatusCode::NOT_FOUND,
+                "no such generation (unknown, or expired)",
+            );
+        };
+        let last = last_event_id(request);
+        match self.generations.hub.subscribe(&topic, last.as_deref()) {
+            Ok(subscription) => {
+                let mut body = subscription.into_body();
+                if let Some(interval) = self.keep_alive {
+                    body = body.with_keep_alive(interval);
+                }
+                sse_response(body).map(BodyExt::boxed)
+            }
+            Err(e) => text(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+
+    /// `DELETE /chat/{id}`: stops a running generation and its upstream request.
+    fn stop(&self, id: &str) -> Response<Body> {
+        let token = lock(&self.generations.running).get(id).cloned();
+        match token {
+            Some(token) => {
+                token.cancel();
+                let mut response = Response::new(Full::new(Bytes::new()).boxed());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            }
+            None => text(StatusCode::NOT_FOUND, "no such running generation"),
+        }
     }
 
     /// `/proxy`: byte for byte to the upstream.
@@ -368,7 +520,7 @@ impl App {
             let headers = response.headers_mut();
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, OPTIONS"),
+                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
             );
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -455,7 +607,21 @@ async fn serve(args: &Args) -> Result<(), Failure> {
         ))
         .map_err(|e| Failure::Input(format!("serve: {e}")))?,
     };
+    let generations = Arc::new(Generations {
+        hub: Hub::new(
+            HubConfig::default()
+                .with_replay_events(100_000)
+                .with_replay_bytes(16 * 1024 * 1024)
+                .with_queue(4096),
+        ),
+        running: Lock::new(std::collections::HashMap::new()),
+        finished: Lock::new(std::collections::VecDeque::new()),
+        retention: Duration::from_secs(args.generation_retention),
+        timeout: Duration::from_secs(args.generation_timeout.max(1)),
+        counter: std::sync::atomic::AtomicU64::new(0),
+    });
     let app = Arc::new(App {
+        generations,
         hub: Hub::new(
             HubConfig::default()
                 .with_replay_events(args.replay)

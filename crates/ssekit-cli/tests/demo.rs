@@ -183,3 +183,88 @@ async fn standalone_relay_and_proxy() {
         "the proxy does not process: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_answer_resumes_with_nothing_lost_or_repeated() {
+    let server = start_command(
+        &["serve", "--addr", "127.0.0.1:0"],
+        &["--mock-delay-ms", "15"],
+    );
+    // The whole answer, uninterrupted, for comparison (the mock is deterministic).
+    let response = request(server.addr, "POST", "/chat", &[], PROMPT).await;
+    let (whole, done) = content(&all_events(response.into_body()).await);
+    assert!(done);
+
+    let response = request(server.addr, "POST", "/chat", &[], PROMPT).await;
+    let generation = response.headers()["x-ssekit-generation"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut body = response.into_body();
+    let first = events(&mut body, 5).await;
+    assert_eq!(first.len(), 5);
+    let last_id = first
+        .last()
+        .unwrap()
+        .id()
+        .expect("relayed events carry ids")
+        .to_owned();
+    drop(body); // the connection drops mid-answer; the generation goes on
+
+    let resumed = request(
+        server.addr,
+        "GET",
+        &format!("/chat/{generation}"),
+        &[("last-event-id", &last_id)],
+        "",
+    )
+    .await;
+    assert_eq!(resumed.status(), 200);
+    let rest = all_events(resumed.into_body()).await;
+    let mut joined = first.clone();
+    joined.extend(rest);
+    let ids: Vec<&str> = joined.iter().map(|e| e.id().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids, unique, "no event twice");
+    let (text, done) = content(&joined);
+    assert!(done);
+    assert_eq!(text, whole, "nothing lost");
+}
+
+#[tokio::test]
+async fn delete_stops_a_generation() {
+    let server = start_command(
+        &["serve", "--addr", "127.0.0.1:0"],
+        &["--mock-delay-ms", "30"],
+    );
+    let response = request(server.addr, "POST", "/chat", &[], PROMPT).await;
+    let generation = response.headers()["x-ssekit-generation"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut body = response.into_body();
+    assert_eq!(events(&mut body, 2).await.len(), 2);
+    let stop = request(
+        server.addr,
+        "DELETE",
+        &format!("/chat/{generation}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(stop.status(), 204);
+    let rest = all_events(body).await;
+    assert!(!content(&rest).1, "stopped before [DONE]");
+    let again = request(
+        server.addr,
+        "DELETE",
+        &format!("/chat/{generation}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(again.status(), 404, "no longer running");
+    let unknown = request(server.addr, "GET", "/chat/nope", &[], "").await;
+    assert_eq!(unknown.status(), 404);
+}

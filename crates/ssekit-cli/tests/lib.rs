@@ -3,4 +3,5 @@
 mod codec_commands;
 mod demo;
 mod get;
+mod page;
 mod serve;

@@ -9,7 +9,9 @@ use futures_util::StreamExt;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use ssekit_client::{Client, Item, ReconnectPolicy, Request};
-use ssekit_server::{channel, sse_response, SseBody};
+use ssekit_codec::Event;
+use ssekit_server::{channel, sse_response, EventType, Hub, Sender, SseBody};
+use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{error_event, Pipeline};
 
@@ -123,52 +125,48 @@ impl Relay {
         }
         let request = self.upstream_request(method, headers, body);
         let client = self.client.clone();
-        let mut pipeline = (self.config.pipeline)();
-        tokio::spawn(async move {
-            let request = match request {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = sender
-                        .send(&error_event(&format!("the relay is misconfigured: {e}")))
-                        .await;
-                    return;
-                }
-            };
-            let mut upstream = client.stream(request, ReconnectPolicy::never());
-            loop {
-                let item = tokio::select! {
-                    () = sender.closed() => {
-                        tracing::debug!("client went away; dropping the upstream request");
-                        return; // `upstream` is dropped here: its connection closes now
-                    }
-                    item = upstream.next() => item,
-                };
-                let events = match item {
-                    None => {
-                        let rest = pipeline.finish().await;
-                        for event in &rest {
-                            if sender.send(event).await.is_err() {
-                                return;
-                            }
-                        }
-                        return;
-                    }
-                    Some(Ok(Item::Event(event))) => pipeline.push(event).await,
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        let mut events = pipeline.finish().await;
-                        events.push(error_event(&format!("upstream: {e}")));
-                        events
-                    }
-                };
-                for event in &events {
-                    if sender.send(event).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
+        let pipeline = (self.config.pipeline)();
+        tokio::spawn(pump(client, request, pipeline, Sink::Client(sender)));
         sse_response(body_out)
+    }
+
+    /// Runs one generation into a hub topic instead of one client's stream: every processed
+    /// event is published to the generation's topic (so any number of clients can follow it,
+    /// and one that lost its connection resumes with `Last-Event-ID`), the generation runs to
+    /// completion even when no client is left, within its time limit, and its cancellation
+    /// token stops it (and its upstream request) at once. When it ends the topic is closed,
+    /// keeping its events for replay until the caller removes it.
+    pub fn generate(
+        &self,
+        method: http::Method,
+        headers: &HeaderMap,
+        body: Bytes,
+        generation: Generation,
+    ) -> tokio::task::JoinHandle<()> {
+        let request = self.upstream_request(method, headers, body);
+        let client = self.client.clone();
+        let pipeline = (self.config.pipeline)();
+        tokio::spawn(async move {
+            let Generation {
+                hub,
+                topic,
+                cancel,
+                max_duration,
+            } = generation;
+            let sink = Sink::Topic {
+                hub: hub.clone(),
+                topic: topic.clone(),
+                cancel,
+            };
+            if tokio::time::timeout(max_duration, pump(client, request, pipeline, sink))
+                .await
+                .is_err()
+            {
+                let stopped = error_event("the generation took too long and was stopped");
+                let _ = publish(&hub, &topic, &stopped);
+            }
+            hub.close_topic(&topic);
+        })
     }
 
     fn upstream_request(
@@ -191,6 +189,125 @@ impl Relay {
             }
         }
         Ok(request.body(body))
+    }
+}
+
+/// Where a [`Relay::generate`] generation publishes, how long it may run, and how to stop it.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    hub: Hub,
+    topic: String,
+    cancel: CancellationToken,
+    max_duration: Duration,
+}
+
+impl Generation {
+    /// A generation published to `topic` of `hub`, with at most 10 minutes to run.
+    pub fn new(hub: Hub, topic: impl Into<String>) -> Self {
+        Generation {
+            hub,
+            topic: topic.into(),
+            cancel: CancellationToken::new(),
+            max_duration: Duration::from_secs(600),
+        }
+    }
+
+    /// The longest the generation may run.
+    #[must_use]
+    pub fn max_duration(mut self, limit: Duration) -> Self {
+        self.max_duration = limit;
+        self
+    }
+
+    /// The token that stops the generation when cancelled.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+/// Where relayed events go.
+enum Sink {
+    /// One client's stream; it going away cancels the upstream.
+    Client(Sender),
+    /// A hub topic; only `cancel` stops the upstream.
+    Topic {
+        hub: Hub,
+        topic: String,
+        cancel: CancellationToken,
+    },
+}
+
+fn publish(hub: &Hub, topic: &str, event: &Event) -> Result<String, ssekit_server::HubError> {
+    let event_type = (event.event_type() != "message")
+        .then(|| EventType::new(event.event_type()).ok())
+        .flatten();
+    hub.publish(topic, event_type.as_ref(), event.data())
+}
+
+impl Sink {
+    async fn send(&self, event: &Event) -> bool {
+        match self {
+            Sink::Client(sender) => sender.send(event).await.is_ok(),
+            Sink::Topic { hub, topic, .. } => publish(hub, topic, event).is_ok(),
+        }
+    }
+
+    /// Resolves when the relaying should stop.
+    async fn stopped(&self) {
+        match self {
+            Sink::Client(sender) => sender.closed().await,
+            Sink::Topic { cancel, .. } => cancel.cancelled().await,
+        }
+    }
+}
+
+/// Relays `request`'s upstream events through `pipeline` into `sink` until the upstream ends
+/// or the sink stops; returning drops the upstream request, which closes its connection.
+async fn pump(
+    client: Client,
+    request: Result<Request, ssekit_client::Error>,
+    mut pipeline: Pipeline,
+    sink: Sink,
+) {
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            sink.send(&error_event(&format!("the relay is misconfigured: {e}")))
+                .await;
+            return;
+        }
+    };
+    let mut upstream = client.stream(request, ReconnectPolicy::never());
+    loop {
+        let item = tokio::select! {
+            () = sink.stopped() => {
+                tracing::debug!("the relay was stopped; dropping the upstream request");
+                return;
+            }
+            item = upstream.next() => item,
+        };
+        let events = match item {
+            None => {
+                for event in &pipeline.finish().await {
+                    if !sink.send(event).await {
+                        return;
+                    }
+                }
+                return;
+            }
+            Some(Ok(Item::Event(event))) => pipeline.push(event).await,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                let mut events = pipeline.finish().await;
+                events.push(error_event(&format!("upstream: {e}")));
+                events
+            }
+        };
+        for event in &events {
+            if !sink.send(event).await {
+                return;
+            }
+        }
     }
 }
 

@@ -338,3 +338,79 @@ async fn the_proxy_answers_502_when_the_upstream_is_down() {
     let response = request(addr, "GET", "/", &[], "").await;
     assert_eq!(response.status(), 502);
 }
+
+#[tokio::test]
+async fn a_generation_runs_without_clients_and_can_be_followed_and_cancelled() {
+    use ssekit_relay::Generation;
+    use ssekit_server::{Hub, HubConfig};
+
+    let mut upstream = start("text/event-stream", None).await;
+    let relay = Relay::new(
+        Client::new().unwrap(),
+        RelayConfig::new(format!("http://{}/", upstream.addr)),
+    );
+    let hub = Hub::new(HubConfig::default());
+
+    // Nobody follows the first generation while it runs; it completes all the same.
+    let task = relay.generate(
+        http::Method::POST,
+        &http::HeaderMap::new(),
+        Bytes::from_static(b"{}"),
+        Generation::new(hub.clone(), "gen-a"),
+    );
+    let tx = tokio::time::timeout(WAIT, upstream.streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.send(Bytes::from_static(b"data: one\n\ndata: two\n\n"))
+        .unwrap();
+    drop(tx);
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    let mut late = hub
+        .subscribe(
+            "gen-a",
+            Some(&format!(
+                "{}-0",
+                hub.publish("probe-epoch", None, "x")
+                    .unwrap()
+                    .split_once('-')
+                    .unwrap()
+                    .0
+            )),
+        )
+        .unwrap();
+    // (An id from another topic's epoch: the history-lost signal, then everything retained.)
+    let mut decoder = Decoder::new();
+    let mut data = Vec::new();
+    while let Some(bytes) = tokio::time::timeout(WAIT, late.recv()).await.unwrap() {
+        decoder.feed(&bytes);
+        while let Some(Frame::Event(e)) = decoder.next_frame().unwrap() {
+            data.push(e.data().to_owned());
+        }
+    }
+    assert_eq!(
+        &data[1..],
+        ["one", "two"],
+        "then the closed topic's stream ends"
+    );
+
+    // A cancelled generation drops its upstream request at once.
+    let generation = Generation::new(hub.clone(), "gen-b");
+    let cancel = generation.cancel_token();
+    let task = relay.generate(
+        http::Method::POST,
+        &http::HeaderMap::new(),
+        Bytes::new(),
+        generation,
+    );
+    let tx = tokio::time::timeout(WAIT, upstream.streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.send(Bytes::from_static(b"data: partial\n\n")).unwrap();
+    cancel.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, upstream.dropped.recv())
+        .await
+        .expect("the upstream request is dropped");
+}

@@ -155,6 +155,17 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Ends every subscription cleanly (after the events already queued) and refuses new work.
     fn shutdown(&self);
+
+    /// Ends a topic: its subscribers' streams end after what is queued, publishing is refused,
+    /// and a new subscription gets the retained events it asks for and then ends. The
+    /// retained events stay until [`remove_topic`](Self::remove_topic).
+    fn close_topic(&self, topic: &str);
+
+    /// Forgets a topic and its retained events; its subscribers' streams end.
+    fn remove_topic(&self, topic: &str);
+
+    /// Whether the topic exists (has been published or subscribed to, and not removed).
+    fn has_topic(&self, topic: &str) -> bool;
 }
 
 /// Topics, publishing and resumable subscriptions over a [`Backend`].
@@ -231,6 +242,21 @@ impl<B: Backend> Hub<B> {
     pub fn shutdown(&self) {
         self.backend.shutdown();
     }
+
+    /// Ends a topic, keeping its retained events for replay; see [`Backend::close_topic`].
+    pub fn close_topic(&self, topic: &str) {
+        self.backend.close_topic(topic);
+    }
+
+    /// Forgets a topic and its retained events.
+    pub fn remove_topic(&self, topic: &str) {
+        self.backend.remove_topic(topic);
+    }
+
+    /// Whether the topic exists.
+    pub fn has_topic(&self, topic: &str) -> bool {
+        self.backend.has_topic(topic)
+    }
 }
 
 /// Whether `topic` is a valid topic name.
@@ -250,6 +276,9 @@ pub struct MemoryBackend {
     /// epoch and old ids are recognised as from another epoch.
     epoch_base: u64,
     topics: Mutex<HashMap<String, Arc<Mutex<Topic>>>>,
+    /// Counts topic creations, so that a topic created again (after `remove_topic`) never
+    /// reuses an epoch.
+    created: std::sync::atomic::AtomicU64,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -288,6 +317,7 @@ impl MemoryBackend {
             config,
             epoch_base: now,
             topics: Mutex::new(HashMap::new()),
+            created: std::sync::atomic::AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -300,8 +330,10 @@ impl MemoryBackend {
             return Err(HubError::new(HubErrorKind::Closed));
         }
         let mut topics = lock(&self.topics);
-        let count = topics.len() as u64;
         let topic = topics.entry(name.to_owned()).or_insert_with(|| {
+            let count = self
+                .created
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let epoch_value = self.epoch_base.wrapping_add(count);
             Arc::new(Mutex::new(Topic {
                 epoch: format!("{epoch_value:x}"),
@@ -407,9 +439,6 @@ impl Backend for MemoryBackend {
         };
         let topic = self.topic(topic)?;
         let mut t = lock(&topic);
-        if t.closed {
-            return Err(HubError::new(HubErrorKind::Closed));
-        }
         // What to replay: the retained events after the id, or all of them after a signal.
         let mut signal = None;
         let replay_from = match parsed {
@@ -441,10 +470,37 @@ impl Backend for MemoryBackend {
             let _ = tx.try_send(bytes); // the channel was sized to hold them all
         }
         // Registered under the same lock as the replay was taken: the next event published
-        // goes to this subscriber, and none before it does twice.
-        t.subscribers.retain(|s| !s.is_closed());
-        t.subscribers.push(tx);
+        // goes to this subscriber, and none before it does twice. A closed topic gets no
+        // more events: the stream ends after the replay.
+        if !t.closed {
+            t.subscribers.retain(|s| !s.is_closed());
+            t.subscribers.push(tx);
+        }
         Ok(Subscription::new(rx))
+    }
+
+    fn close_topic(&self, topic: &str) {
+        let existing = lock(&self.topics).get(topic).cloned();
+        if let Some(topic) = existing {
+            let mut t = lock(&topic);
+            t.closed = true;
+            t.subscribers.clear();
+        }
+    }
+
+    fn remove_topic(&self, topic: &str) {
+        let removed = lock(&self.topics).remove(topic);
+        if let Some(topic) = removed {
+            let mut t = lock(&topic);
+            t.closed = true;
+            t.subscribers.clear();
+            t.retained.clear();
+            t.retained_bytes = 0;
+        }
+    }
+
+    fn has_topic(&self, topic: &str) -> bool {
+        lock(&self.topics).contains_key(topic)
     }
 
     fn shutdown(&self) {

@@ -214,3 +214,37 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn a_closed_topic_ends_its_streams_and_still_replays() {
+    let hub = Hub::new(HubConfig::default());
+    let mut live = hub.subscribe("gen", None).unwrap();
+    let first = hub.publish("gen", None, "a").unwrap();
+    hub.publish("gen", None, "b").unwrap();
+    hub.close_topic("gen");
+    assert_eq!(take(&mut live, 10, Duration::from_secs(5)).await.len(), 2);
+    assert!(live.recv().await.is_none(), "the live stream ends");
+    assert_eq!(
+        hub.publish("gen", None, "c").unwrap_err().kind(),
+        HubErrorKind::Closed
+    );
+    // A late resumer gets exactly the rest, then the end.
+    let mut late = hub.subscribe("gen", Some(&first)).unwrap();
+    let got = take(&mut late, 10, Duration::from_secs(5)).await;
+    assert_eq!(
+        got.iter()
+            .map(ssekit_codec::Event::data)
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert!(late.recv().await.is_none());
+    // Removed: forgotten, and a new topic of the same name has a new epoch.
+    assert!(hub.has_topic("gen"));
+    hub.remove_topic("gen");
+    assert!(!hub.has_topic("gen"));
+    let again = hub.publish("gen", None, "new").unwrap();
+    assert_ne!(
+        again.split_once('-').unwrap().0,
+        first.split_once('-').unwrap().0
+    );
+}
