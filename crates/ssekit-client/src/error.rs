@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Decode,
     /// Too many redirects.
     TooManyRedirects,
+    /// The policy's response check rejected the response.
+    Rejected,
 }
 
 /// An error from the client. For [`ErrorKind::Status`] and [`ErrorKind::ContentType`] it

@@ -43,6 +43,6 @@ mod tls;
 
 pub use client::{BodyFactory, Client, ClientBuilder, HeaderHook, Request};
 pub use error::{Error, ErrorKind};
-pub use policy::{is_retryable, Decision, Hook, Outcome, ReconnectPolicy};
+pub use policy::{is_retryable, Decision, Hook, Outcome, ReconnectPolicy, ResponseCheck};
 pub use ssekit_codec::{Comment, Event, EventId, EventType, Limits};
 pub use stream::{EventStream, Item};

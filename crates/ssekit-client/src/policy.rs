@@ -26,6 +26,11 @@ pub enum Outcome {
     },
     /// A 2xx answer that is not `text/event-stream`.
     WrongContentType,
+    /// The response check ([`ReconnectPolicy::with_response_check`]) rejected the response.
+    Rejected {
+        /// The check's reason.
+        reason: String,
+    },
 }
 
 /// What to do next.
@@ -42,6 +47,11 @@ pub enum Decision {
 /// A user's override: sees the outcome and the policy's decision, returns the decision to take.
 pub type Hook = Arc<dyn Fn(&Outcome, Decision) -> Decision + Send + Sync>;
 
+/// Validates an opened response (status and headers) before its events are read; an `Err`
+/// with a reason rejects it.
+pub type ResponseCheck =
+    Arc<dyn Fn(http::StatusCode, &http::HeaderMap) -> Result<(), String> + Send + Sync>;
+
 /// When and how to reconnect.
 ///
 /// The default is `EventSource`'s behaviour, plus what users of fetch-based clients ask for:
@@ -54,7 +64,8 @@ pub type Hook = Arc<dyn Fn(&Outcome, Decision) -> Decision + Send + Sync>;
 ///   any other status and a wrong content type are fatal;
 /// - an optional budget of reconnections, after which a failure is fatal and a normal end
 ///   stops;
-/// - a [`Hook`] can override every decision.
+/// - a [`ResponseCheck`] can reject an opened response, and a [`Hook`] can override every
+///   decision.
 ///
 /// ```
 /// use std::time::Duration;
@@ -76,6 +87,7 @@ pub struct ReconnectPolicy {
     failures: u32,
     rng: u64,
     hook: Option<Hook>,
+    response_check: Option<ResponseCheck>,
 }
 
 impl fmt::Debug for ReconnectPolicy {
@@ -105,6 +117,7 @@ impl Default for ReconnectPolicy {
             failures: 0,
             rng: seed | 1,
             hook: None,
+            response_check: None,
         }
     }
 }
@@ -160,6 +173,19 @@ impl ReconnectPolicy {
     pub fn with_hook(mut self, hook: Hook) -> Self {
         self.hook = Some(hook);
         self
+    }
+
+    /// Validates each opened response (2xx, `text/event-stream`) before reading it: an `Err`
+    /// becomes [`Outcome::Rejected`], fatal unless a [`Hook`] decides otherwise.
+    #[must_use]
+    pub fn with_response_check(mut self, check: ResponseCheck) -> Self {
+        self.response_check = Some(check);
+        self
+    }
+
+    /// The response check, if any.
+    pub fn response_check(&self) -> Option<&ResponseCheck> {
+        self.response_check.as_ref()
     }
 
     /// The server's `retry:` field.
@@ -241,6 +267,7 @@ impl ReconnectPolicy {
             }
             Outcome::Status { .. }
             | Outcome::WrongContentType
+            | Outcome::Rejected { .. }
             | Outcome::NetworkError
             | Outcome::IdleTimeout => Decision::Fail,
         };

@@ -295,7 +295,18 @@ impl State {
     /// Sends the request (following redirects) and checks the answer.
     async fn connect(&self) -> Result<(StatusCode, HeaderMap, Incoming), Refused> {
         let response = self.send().await?;
-        classify(response).await
+        let (status, headers, body) = classify(response).await?;
+        if let Some(check) = self.policy.response_check() {
+            if let Err(reason) = check(status, &headers) {
+                let error = Error::new(
+                    ErrorKind::Rejected,
+                    format!("the response was rejected: {reason}"),
+                )
+                .with_response(status, String::new());
+                return Err(Refused::Outcome(Outcome::Rejected { reason }, error));
+            }
+        }
+        Ok((status, headers, body))
     }
 
     /// The headers of the next connection: the request's, the hook's, and the SSE ones.

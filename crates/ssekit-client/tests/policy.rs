@@ -137,3 +137,19 @@ fn a_hook_overrides_decisions() {
     assert_eq!(p.decide(&status(401, None)), Decision::Retry(ms(5)));
     assert_eq!(p.decide(&status(404, None)), Decision::Fail);
 }
+
+#[test]
+fn a_rejected_response_is_fatal_unless_a_hook_says_otherwise() {
+    let rejected = Outcome::Rejected {
+        reason: "no version header".into(),
+    };
+    assert_eq!(ReconnectPolicy::default().decide(&rejected), Decision::Fail);
+    let mut lenient = ReconnectPolicy::default().with_hook(Arc::new(|o, d| {
+        if matches!(o, Outcome::Rejected { .. }) {
+            Decision::Retry(Duration::from_millis(1))
+        } else {
+            d
+        }
+    }));
+    assert_eq!(lenient.decide(&rejected), Decision::Retry(ms(1)));
+}

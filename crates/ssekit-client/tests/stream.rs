@@ -344,3 +344,85 @@ async fn headers_are_recomputed_on_each_connection() {
     assert_eq!(requests[0].headers["authorization"], "Bearer token-0");
     assert_eq!(requests[1].headers["authorization"], "Bearer token-1");
 }
+
+#[tokio::test]
+async fn the_response_check_can_reject_an_opened_stream() {
+    let server = start(vec![Scenario::events("data: a\n\n", End::Close)]).await;
+    let policy = fast().with_response_check(Arc::new(|_, headers| {
+        if headers.contains_key("x-api-version") {
+            Ok(())
+        } else {
+            Err("no X-Api-Version".into())
+        }
+    }));
+    let stream = Client::new()
+        .unwrap()
+        .stream(Request::get(&server.url("/")).unwrap(), policy);
+    let (items, error) = collect(stream, |_| false).await;
+    let error = error.expect("rejected");
+    assert_eq!(error.kind(), ErrorKind::Rejected);
+    assert!(error.to_string().contains("no X-Api-Version"));
+    assert!(
+        data(&items).is_empty(),
+        "no event of a rejected response is read"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn the_servers_retry_sets_the_reconnection_delay() {
+    let server = start(vec![
+        Scenario::events("retry: 123\ndata: a\n\n", End::Close),
+        Scenario::events("data: b\n\n", End::Close),
+    ])
+    .await;
+    let policy = ReconnectPolicy::default().with_jitter_seed(1); // 3 s unless the server's retry wins
+    let stream = Client::new()
+        .unwrap()
+        .stream(Request::get(&server.url("/")).unwrap(), policy);
+    let (items, _) = collect(stream, |items| data(items).len() == 2).await;
+    let delay = items.iter().find_map(|i| match i {
+        Item::Reconnecting { delay, .. } => Some(*delay),
+        _ => None,
+    });
+    assert_eq!(delay, Some(Duration::from_millis(123)));
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use std::convert::Infallible;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let service =
+            hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let version = format!("{:?}", req.version());
+                let mut response = hyper::Response::new(http_body_util::Full::new(Bytes::from(
+                    format!("data: {version}\n\n"),
+                )));
+                response.headers_mut().insert(
+                    "content-type",
+                    http::HeaderValue::from_static("text/event-stream"),
+                );
+                Ok::<_, Infallible>(response)
+            });
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    });
+    let client = Client::builder()
+        .http2_prior_knowledge(true)
+        .build()
+        .unwrap();
+    let stream = client.stream(
+        Request::get(&format!("http://{addr}/")).unwrap(),
+        ReconnectPolicy::never(),
+    );
+    let (items, error) = collect(stream, |_| false).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(data(&items), ["HTTP/2.0"]);
+}
