@@ -1,5 +1,6 @@
 //! Integration tests of the `ssekit` binary: the command-line contract.
 
+mod browser;
 mod codec_commands;
 mod demo;
 mod get;
