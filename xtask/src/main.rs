@@ -27,7 +27,8 @@ usage: cargo xtask <task> [options]
 
 tasks:
   ci [--with-tests] [--seconds N]
-        cargo fmt --check; cargo clippy -D warnings; a no_std build of the codec; cargo doc
+        cargo fmt --check; cargo clippy -D warnings; a no_std build of the codec; the server's
+        axum feature (clippy, tests); cargo doc
         with -D warnings; [cargo test --workspace]; every fuzz target for N seconds (default 20,
         or SSEKIT_FUZZ_SECONDS); the path check of `tidy`
   fuzz [TARGET] [--seconds N]
@@ -155,6 +156,24 @@ fn ci(args: &[String]) -> Result {
         (
             "no_std build of the codec",
             Cmd::cargo().args(["build", "-p", "ssekit-codec", "--no-default-features"]),
+        ),
+        (
+            "the server's axum feature (clippy and tests)",
+            Cmd::cargo().args([
+                "clippy",
+                "-p",
+                "ssekit-server",
+                "--features",
+                "axum",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        (
+            "the server's axum feature (tests)",
+            Cmd::cargo().args(["test", "-p", "ssekit-server", "--features", "axum"]),
         ),
         (
             "docs",

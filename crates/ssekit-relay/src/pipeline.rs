@@ -146,6 +146,41 @@ impl Pipeline {
         })
     }
 
+    /// Paces the stream to at most `per_second` events a second on average, allowing bursts of
+    /// `burst` events (a token bucket): events are delayed, never dropped, so a slow client
+    /// or a costly downstream is not flooded. A `per_second` of 0 leaves the stream unpaced.
+    #[must_use]
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        if per_second == 0 {
+            return self;
+        }
+        let bucket = Arc::new(tokio::sync::Mutex::new(Bucket {
+            tokens: f64::from(burst.max(1)),
+            capacity: f64::from(burst.max(1)),
+            per_second: f64::from(per_second),
+            last: tokio::time::Instant::now(),
+        }));
+        self.stages.push(Stage::Async(Arc::new(move |event| {
+            let bucket = Arc::clone(&bucket);
+            Box::pin(async move {
+                let mut b = bucket.lock().await;
+                loop {
+                    let now = tokio::time::Instant::now();
+                    let refill = now.duration_since(b.last).as_secs_f64() * b.per_second;
+                    b.tokens = (b.tokens + refill).min(b.capacity);
+                    b.last = now;
+                    if b.tokens >= 1.0 {
+                        b.tokens -= 1.0;
+                        return vec![event];
+                    }
+                    let wait = (1.0 - b.tokens) / b.per_second;
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+                }
+            }) as BoxFuture<Vec<Event>>
+        })));
+        self
+    }
+
     /// Drops events whose data is larger than `bytes` (replacing each by an `error` event).
     #[must_use]
     pub fn max_event_size(self, bytes: usize) -> Self {
@@ -194,6 +229,14 @@ impl Pipeline {
         }
         events
     }
+}
+
+/// The state of [`Pipeline::rate_limit`]'s token bucket.
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: tokio::time::Instant,
 }
 
 /// An `error` event with a JSON message: what the relay sends when something goes wrong.

@@ -149,3 +149,24 @@ proptest! {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_paces_without_dropping() {
+    let mut p = Pipeline::new().rate_limit(10, 2);
+    let start = tokio::time::Instant::now();
+    let mut out = Vec::new();
+    for i in 0..12 {
+        out.extend(p.push(Event::new(i.to_string())).await);
+    }
+    assert_eq!(out.len(), 12, "nothing dropped");
+    // Two at once (the burst), then ten more at ten a second: about one second.
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(990),
+        "{elapsed:?}"
+    );
+    assert!(
+        elapsed <= std::time::Duration::from_millis(1100),
+        "{elapsed:?}"
+    );
+}

@@ -36,10 +36,30 @@
 //! # }
 //! ```
 //!
+//! With the `axum` feature, an [`SseBody`] is an axum response:
+//!
+//! ```
+//! # #[cfg(feature = "axum")]
+//! # fn example() -> axum::Router {
+//! use axum::{routing::get, Router};
+//! use ssekit_server::{channel, Event};
+//!
+//! Router::new().route("/events", get(|| async {
+//!     let (sender, body) = channel(16);
+//!     tokio::spawn(async move {
+//!         let _ = sender.send(&Event::new("hello")).await;
+//!     });
+//!     body // the SSE headers come with it
+//! }))
+//! # }
+//! ```
+//!
 //! # Crate features
 //!
-//! None yet.
+//! - `axum`: `impl axum::response::IntoResponse for SseBody`.
 
+#[cfg(feature = "axum")]
+mod axum_response;
 mod body;
 mod hub;
 mod response;

@@ -149,3 +149,47 @@ async fn a_client_that_disconnects_cancels_the_producer() {
         .unwrap();
     assert!(sent >= 1);
 }
+
+/// With the `axum` feature (`cargo test -p ssekit-server --features axum`, run by
+/// `cargo xtask ci`): an `SseBody` returned from an axum handler streams with the SSE headers.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn an_sse_body_is_an_axum_response() {
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::get(|| async {
+            let (sender, body) = channel(4);
+            tokio::spawn(async move {
+                let _ = sender.send(&Event::new("from axum")).await;
+            });
+            body
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = hyper::Request::get("/events")
+        .header("host", "t")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = send.send_request(request).await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream; charset=utf-8"
+    );
+    let mut body = response.into_body();
+    let mut decoder = Decoder::new();
+    assert_eq!(
+        next_event(&mut body, &mut decoder).await.unwrap().data(),
+        "from axum"
+    );
+}
