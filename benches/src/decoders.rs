@@ -25,7 +25,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, data: &str) {
+    /// Counts one event's data; empty data is not an event (no decoder dispatches it).
+    pub fn add(&mut self, data: &str) {
         if !data.is_empty() {
             self.events += 1;
             self.data_bytes += data.len();

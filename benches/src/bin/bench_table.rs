@@ -76,6 +76,8 @@ fn add(benchmark: &Value, estimates: &Value, results: &mut Results) {
     let throughput = &benchmark["throughput"];
     let (bytes, elements) = if let Some(bytes) = throughput["Bytes"].as_f64() {
         (bytes, None)
+    } else if let Some(elements) = throughput["Elements"].as_f64() {
+        (0.0, Some(elements))
     } else if let Some(both) = throughput.get("ElementsAndBytes") {
         (
             both["bytes"].as_f64().unwrap_or(0.0),
@@ -202,6 +204,64 @@ fn encode_table(results: &Results) -> String {
     out
 }
 
+/// The client peers, by benchmark id.
+const CLIENT_PEERS: [&str; 2] = ["reqwest-eventsource", "eventsource-client"];
+
+/// A rate in events per second, as `1.23 M` or `456.7 k`.
+fn rate(per_second: f64) -> String {
+    if per_second >= 1e6 {
+        format!("{:.2} M", per_second / 1e6)
+    } else {
+        format!("{:.1} k", per_second / 1e3)
+    }
+}
+
+fn client_table(results: &Results) -> String {
+    let mut out = String::new();
+    for (group_id, group) in results.range("client/".to_owned().."client0".to_owned()) {
+        let name = group_id.trim_start_matches("client/");
+        let speed = |client: &str| {
+            group
+                .get(client)
+                .and_then(|m| m.elements.map(|n| n / m.seconds))
+        };
+        let ours = speed("ssekit");
+        out.push_str("| corpus | client | ms per request | events/s | ssekit / this |\n");
+        // `hyper-body` is the floor (a bare hyper client, no parsing); its events/s is the
+        // same event count over its time.
+        out.push_str("| --- | --- | ---: | ---: | ---: |\n");
+        for client in std::iter::once("ssekit")
+            .chain(CLIENT_PEERS)
+            .chain(["hyper-body"])
+        {
+            let (Some(result), Some(theirs)) = (group.get(client), speed(client)) else {
+                continue;
+            };
+            let versus = ours.map_or("n/a".to_owned(), |o| ratio(o / theirs));
+            let _ = writeln!(
+                out,
+                "| {name} | {client} | {:.1} | {} | {versus} |",
+                result.seconds * 1e3,
+                rate(theirs)
+            );
+        }
+        let fastest = CLIENT_PEERS
+            .iter()
+            .filter_map(|&peer| speed(peer).map(|s| (peer, s)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(ours), Some((peer, best))) = (ours, fastest) {
+            let r = ours / best;
+            let _ = writeln!(
+                out,
+                "\n{name}: ssekit / fastest peer ({peer}) = {} (unrounded {r:.4}); 2x peer: {}\n",
+                ratio(r),
+                if r >= 2.0 { "met" } else { "MISSED" }
+            );
+        }
+    }
+    out
+}
+
 fn main() {
     let dir = env::args_os().nth(1).map_or_else(
         || {
@@ -220,4 +280,9 @@ fn main() {
     println!("{}", decode_table(&results));
     println!("Encoding:\n");
     print!("{}", encode_table(&results));
+    let clients = client_table(&results);
+    if !clients.is_empty() {
+        println!("\nClient, events/s over loopback (higher is better):\n");
+        print!("{clients}");
+    }
 }

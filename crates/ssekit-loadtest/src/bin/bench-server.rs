@@ -1,0 +1,151 @@
+//! A bench server: `GET /sub` streams a ticker of timestamped events, `rate` per second, from
+//! either ssekit's hub (`--impl ssekit`) or the idiomatic axum peer (`--impl axum`: `Sse` +
+//! `KeepAlive` over a `tokio::sync::broadcast` channel).
+//!
+//! Usage: `bench-server --impl ssekit|axum --addr 127.0.0.1:0 --rate 100 --pad 100`
+//! It prints `listening on http://ADDR` on stderr once it accepts connections.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ssekit_loadtest::payload;
+use ssekit_server::{sse_response, Hub, HubConfig};
+use tokio::net::TcpSocket;
+
+struct Args {
+    implementation: String,
+    addr: SocketAddr,
+    rate: u64,
+    pad: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        implementation: "ssekit".into(),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        rate: 10,
+        pad: 100,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--impl" => args.implementation = value,
+            "--addr" => args.addr = value.parse().expect("--addr HOST:PORT"),
+            "--rate" => args.rate = value.parse().expect("--rate N"),
+            "--pad" => args.pad = value.parse().expect("--pad BYTES"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+/// Calls `tick` `rate` times a second (not at all when `rate` is 0).
+async fn ticker(rate: u64, mut tick: impl FnMut()) {
+    if rate == 0 {
+        return;
+    }
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        interval.tick().await;
+        tick();
+    }
+}
+
+fn listener(addr: SocketAddr) -> tokio::net::TcpListener {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(addr).unwrap();
+    socket.listen(1024).unwrap()
+}
+
+async fn ssekit(args: Args) {
+    let hub = Hub::new(HubConfig::default().with_replay_events(16).with_queue(256));
+    let publisher = hub.clone();
+    let pad = args.pad;
+    tokio::spawn(ticker(args.rate, move || {
+        let _ = publisher.publish("tick", None, &payload(pad));
+    }));
+    let listener = listener(args.addr);
+    eprintln!("listening on http://{}", listener.local_addr().unwrap());
+    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(
+        TokioExecutor::new(),
+    ));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let hub = hub.clone();
+        let builder = Arc::clone(&builder);
+        tokio::spawn(async move {
+            let service = service_fn(move |_req| {
+                let body = hub.subscribe("tick", None).expect("subscribe").into_body();
+                let body = body.with_keep_alive(Duration::from_secs(15));
+                async move { Ok::<_, Infallible>(sse_response(body)) }
+            });
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn axum_peer(args: Args) {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::routing::get;
+    let (tx, _) = tokio::sync::broadcast::channel::<String>(1024);
+    let sender = tx.clone();
+    let pad = args.pad;
+    tokio::spawn(ticker(args.rate, move || {
+        let _ = sender.send(payload(pad));
+    }));
+    let app = axum::Router::new().route(
+        "/sub",
+        get(move || {
+            let rx = tx.subscribe();
+            async move {
+                let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(data) => {
+                                return Some((Ok::<_, Infallible>(Event::default().data(data)), rx))
+                            }
+                            // A lagging subscriber is skipped ahead: the events it missed are lost.
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                });
+                Sse::new(stream).keep_alive(KeepAlive::default())
+            }
+        }),
+    );
+    let listener = listener(args.addr);
+    eprintln!("listening on http://{}", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.unwrap();
+}
+
+fn main() {
+    let args = args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        match args.implementation.as_str() {
+            "ssekit" => ssekit(args).await,
+            "axum" => axum_peer(args).await,
+            other => panic!("--impl ssekit|axum, not {other}"),
+        }
+    });
+}
