@@ -1,7 +1,9 @@
 //! The event stream: connect, decode, and reconnect as the policy says.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -10,12 +12,12 @@ use futures_core::Stream;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use ssekit_codec::{Comment, Decoder, Event, Frame};
 
-use crate::client::{Client, Request};
+use crate::client::{Client, Inner, Request};
 use crate::error::{Error, ErrorKind};
-use crate::policy::{Decision, Outcome, ReconnectPolicy};
+use crate::policy::{Decision, Outcome, ReconnectPolicy, ResponseCheck};
 
 /// One item of an event stream.
 #[derive(Clone, Debug)]
@@ -46,8 +48,15 @@ pub enum Item {
 }
 
 /// The stream of [`Item`]s from [`Client::stream`]. Dropping it closes its connection at once.
+///
+/// It is a hand-written state machine: while streaming, each poll reads the body and drains the
+/// decoder directly; only connecting and waiting to reconnect run as futures.
 pub struct EventStream {
-    inner: Pin<Box<dyn Stream<Item = Result<Item, Error>> + Send>>,
+    client: Client,
+    request: Request,
+    policy: ReconnectPolicy,
+    last_event_id: String,
+    phase: Phase,
 }
 
 impl fmt::Debug for EventStream {
@@ -56,26 +65,96 @@ impl fmt::Debug for EventStream {
     }
 }
 
+type Connecting =
+    Pin<Box<dyn Future<Output = Result<(StatusCode, HeaderMap, Incoming), Refused>> + Send>>;
+
+enum Phase {
+    Connect,
+    Connecting(Connecting),
+    Wait(Pin<Box<tokio::time::Sleep>>),
+    // Boxed: a decoder is much larger than the other phases.
+    Streaming(Box<Streaming>),
+    Done,
+}
+
+struct Streaming {
+    body: Incoming,
+    decoder: Decoder,
+    /// Fires when nothing has arrived for the read timeout.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
 impl Stream for EventStream {
     type Item = Result<Item, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
+        let this = &mut *self;
+        loop {
+            match &mut this.phase {
+                Phase::Done => return Poll::Ready(None),
+                Phase::Connect => {
+                    let future = connect(
+                        Arc::clone(&this.client.inner),
+                        this.request.method.clone(),
+                        this.request.url.clone(),
+                        this.request.body.make(),
+                        this.headers(),
+                        this.policy.response_check().cloned(),
+                    );
+                    this.phase = Phase::Connecting(Box::pin(future));
+                }
+                Phase::Connecting(future) => match future.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok((status, headers, body))) => {
+                        this.policy.on_open();
+                        let decoder = Decoder::with_limits(this.client.inner.limits)
+                            .with_comments(this.client.inner.comments)
+                            .with_last_event_id(&this.last_event_id);
+                        let idle = this
+                            .client
+                            .inner
+                            .read_timeout
+                            .map(|t| Box::pin(tokio::time::sleep(t)));
+                        this.phase = Phase::Streaming(Box::new(Streaming {
+                            body,
+                            decoder,
+                            idle,
+                        }));
+                        return Poll::Ready(Some(Ok(Item::Open { status, headers })));
+                    }
+                    Poll::Ready(Err(Refused::Fatal(e))) => {
+                        this.phase = Phase::Done;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    Poll::Ready(Err(Refused::Outcome(outcome, error))) => {
+                        return Poll::Ready(this.after(outcome, Some(error)));
+                    }
+                },
+                Phase::Wait(sleep) => {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    this.phase = Phase::Connect;
+                }
+                Phase::Streaming(_) => {
+                    if let Some(ready) = this.poll_streaming(cx) {
+                        return ready;
+                    }
+                }
+            }
+        }
     }
 }
 
 impl EventStream {
     pub(crate) fn new(client: Client, request: Request, policy: ReconnectPolicy) -> Self {
         let last_event_id = request.last_event_id.clone().unwrap_or_default();
-        let state = State {
+        EventStream {
             client,
             request,
             policy,
             last_event_id,
             phase: Phase::Connect,
-        };
-        EventStream {
-            inner: Box::pin(futures_util::stream::unfold(state, State::next)),
         }
     }
 
@@ -89,22 +168,124 @@ impl EventStream {
             }
         })
     }
-}
 
-enum Phase {
-    Connect,
-    Wait(Duration),
-    // Boxed: a decoder is much larger than the other phases.
-    Streaming(Box<(Incoming, Decoder)>),
-    Done,
-}
+    /// One step of the streaming phase: `None` to go round the loop again, else what to return.
+    fn poll_streaming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Option<Result<Item, Error>>>> {
+        let Phase::Streaming(streaming) = &mut self.phase else {
+            return None;
+        };
+        match streaming.decoder.next_frame() {
+            Ok(Some(frame)) => {
+                let item = match frame {
+                    Frame::Event(e) => Item::Event(e),
+                    Frame::Retry(ms) => {
+                        let retry = Duration::from_millis(ms);
+                        self.policy.set_retry(retry);
+                        Item::Retry(retry)
+                    }
+                    Frame::Comment(c) => Item::Comment(c),
+                    _ => return None,
+                };
+                let id = streaming.decoder.last_event_id();
+                if id != self.last_event_id.as_str() {
+                    self.last_event_id = id.into_owned();
+                }
+                return Some(Poll::Ready(Some(Ok(item))));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.phase = Phase::Done;
+                let error = Error::new(ErrorKind::Decode, "the event stream exceeded a limit")
+                    .with_source(e);
+                return Some(Poll::Ready(Some(Err(error))));
+            }
+        }
+        match Pin::new(&mut streaming.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    streaming.decoder.feed_bytes(data);
+                }
+                if let (Some(idle), Some(t)) = (&mut streaming.idle, self.client.inner.read_timeout)
+                {
+                    idle.as_mut().reset(tokio::time::Instant::now() + t);
+                }
+                None
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let error = Error::new(ErrorKind::Network, "reading the event stream failed")
+                    .with_source(e);
+                Some(Poll::Ready(self.after(Outcome::NetworkError, Some(error))))
+            }
+            Poll::Ready(None) => {
+                // The stream ended: an unterminated last event is dropped.
+                while let Ok(Some(_)) = streaming.decoder.finish() {}
+                Some(Poll::Ready(self.after(Outcome::Ended, None)))
+            }
+            Poll::Pending => {
+                let timed_out = streaming
+                    .idle
+                    .as_mut()
+                    .is_some_and(|idle| idle.as_mut().poll(cx).is_ready());
+                if !timed_out {
+                    return Some(Poll::Pending);
+                }
+                let t = self.client.inner.read_timeout.unwrap_or_default();
+                let error = Error::new(ErrorKind::Timeout, format!("nothing received for {t:?}"));
+                Some(Poll::Ready(self.after(Outcome::IdleTimeout, Some(error))))
+            }
+        }
+    }
 
-struct State {
-    client: Client,
-    request: Request,
-    policy: ReconnectPolicy,
-    last_event_id: String,
-    phase: Phase,
+    /// Asks the policy what to do after `outcome`, and sets the next phase.
+    fn after(&mut self, outcome: Outcome, error: Option<Error>) -> Option<Result<Item, Error>> {
+        match self.policy.decide(&outcome) {
+            Decision::Retry(delay) => {
+                self.phase = Phase::Wait(Box::pin(tokio::time::sleep(delay)));
+                let attempt = self.policy.reconnects();
+                Some(Ok(Item::Reconnecting {
+                    attempt,
+                    delay,
+                    cause: outcome,
+                }))
+            }
+            Decision::Stop => {
+                self.phase = Phase::Done;
+                None
+            }
+            Decision::Fail => {
+                self.phase = Phase::Done;
+                Some(Err(error.unwrap_or_else(|| {
+                    Error::new(
+                        ErrorKind::Network,
+                        "the stream ended and may not be reconnected",
+                    )
+                })))
+            }
+        }
+    }
+
+    /// The headers of the next connection: the request's, the hook's, and the SSE ones.
+    fn headers(&self) -> HeaderMap {
+        let mut headers = self.request.headers.clone();
+        if let Some(hook) = &self.request.on_connect {
+            hook(&mut headers);
+        }
+        headers
+            .entry(header::ACCEPT)
+            .or_insert(HeaderValue::from_static("text/event-stream"));
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-cache"));
+        if !self.last_event_id.is_empty() {
+            if let Ok(value) = HeaderValue::from_str(&self.last_event_id) {
+                headers.insert("last-event-id", value);
+            }
+        }
+        headers
+    }
 }
 
 /// Why a connection attempt did not give an event stream.
@@ -172,227 +353,95 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         .ok()
 }
 
-impl State {
-    async fn next(mut self) -> Option<(Result<Item, Error>, State)> {
-        loop {
-            match std::mem::replace(&mut self.phase, Phase::Done) {
-                Phase::Done => return None,
-                Phase::Wait(delay) => {
-                    tokio::time::sleep(delay).await;
-                    self.phase = Phase::Connect;
-                }
-                Phase::Connect => match self.connect().await {
-                    Ok((status, headers, body)) => {
-                        self.policy.on_open();
-                        let decoder = Decoder::with_limits(self.client.inner.limits)
-                            .with_comments(self.client.inner.comments)
-                            .with_last_event_id(&self.last_event_id);
-                        self.phase = Phase::Streaming(Box::new((body, decoder)));
-                        return Some((Ok(Item::Open { status, headers }), self));
-                    }
-                    Err(Refused::Fatal(e)) => return Some((Err(e), self)),
-                    Err(Refused::Outcome(outcome, error)) => {
-                        return self.after(outcome, Some(error));
-                    }
-                },
-                Phase::Streaming(mut streaming) => {
-                    let (body, decoder) = &mut *streaming;
-                    match decoder.next_frame() {
-                        Ok(Some(frame)) => {
-                            let item = match frame {
-                                Frame::Event(e) => Item::Event(e),
-                                Frame::Retry(ms) => {
-                                    let retry = Duration::from_millis(ms);
-                                    self.policy.set_retry(retry);
-                                    Item::Retry(retry)
-                                }
-                                Frame::Comment(c) => Item::Comment(c),
-                                _ => continue,
-                            };
-                            let id = decoder.last_event_id();
-                            if id != self.last_event_id.as_str() {
-                                self.last_event_id = id.into_owned();
-                            }
-                            self.phase = Phase::Streaming(streaming);
-                            return Some((Ok(item), self));
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            let error =
-                                Error::new(ErrorKind::Decode, "the event stream exceeded a limit")
-                                    .with_source(e);
-                            return Some((Err(error), self));
-                        }
-                    }
-                    let frame = if let Some(t) = self.client.inner.read_timeout {
-                        let Ok(frame) = tokio::time::timeout(t, body.frame()).await else {
-                            let error = Error::new(
-                                ErrorKind::Timeout,
-                                format!("nothing received for {t:?}"),
-                            );
-                            return self.after(Outcome::IdleTimeout, Some(error));
-                        };
-                        frame
-                    } else {
-                        body.frame().await
-                    };
-                    match frame {
-                        Some(Ok(frame)) => {
-                            if let Ok(data) = frame.into_data() {
-                                decoder.feed_bytes(data);
-                            }
-                            self.phase = Phase::Streaming(streaming);
-                        }
-                        Some(Err(e)) => {
-                            let error =
-                                Error::new(ErrorKind::Network, "reading the event stream failed")
-                                    .with_source(e);
-                            return self.after(Outcome::NetworkError, Some(error));
-                        }
-                        None => {
-                            // The stream ended: an unterminated last event is dropped.
-                            while let Ok(Some(_)) = decoder.finish() {}
-                            return self.after(Outcome::Ended, None);
-                        }
-                    }
-                }
-            }
+/// Sends the request (following redirects) and checks the answer, with the policy's response
+/// check if it has one. Owns what it needs, so the stream can hold it while it runs.
+async fn connect(
+    inner: Arc<Inner>,
+    method: Method,
+    url: Uri,
+    body: Bytes,
+    headers: HeaderMap,
+    check: Option<ResponseCheck>,
+) -> Result<(StatusCode, HeaderMap, Incoming), Refused> {
+    let response = send(&inner, method, url, body, headers).await?;
+    let (status, headers, body) = classify(response).await?;
+    if let Some(check) = check {
+        if let Err(reason) = check(status, &headers) {
+            let error = Error::new(
+                ErrorKind::Rejected,
+                format!("the response was rejected: {reason}"),
+            )
+            .with_response(status, String::new());
+            return Err(Refused::Outcome(Outcome::Rejected { reason }, error));
         }
     }
+    Ok((status, headers, body))
+}
 
-    /// Asks the policy what to do after `outcome`.
-    fn after(
-        mut self,
-        outcome: Outcome,
-        error: Option<Error>,
-    ) -> Option<(Result<Item, Error>, State)> {
-        match self.policy.decide(&outcome) {
-            Decision::Retry(delay) => {
-                self.phase = Phase::Wait(delay);
-                let attempt = self.policy.reconnects();
-                Some((
-                    Ok(Item::Reconnecting {
-                        attempt,
-                        delay,
-                        cause: outcome,
-                    }),
-                    self,
-                ))
-            }
-            Decision::Stop => None,
-            Decision::Fail => {
-                let error = error.unwrap_or_else(|| {
-                    Error::new(
-                        ErrorKind::Network,
-                        "the stream ended and may not be reconnected",
-                    )
-                });
-                Some((Err(error), self))
-            }
-        }
-    }
-
-    /// Sends the request (following redirects) and checks the answer.
-    async fn connect(&self) -> Result<(StatusCode, HeaderMap, Incoming), Refused> {
-        let response = self.send().await?;
-        let (status, headers, body) = classify(response).await?;
-        if let Some(check) = self.policy.response_check() {
-            if let Err(reason) = check(status, &headers) {
-                let error = Error::new(
-                    ErrorKind::Rejected,
-                    format!("the response was rejected: {reason}"),
+/// Sends the request, following at most `max_redirects` redirects.
+async fn send(
+    inner: &Inner,
+    mut method: Method,
+    mut url: Uri,
+    mut body: Bytes,
+    mut headers: HeaderMap,
+) -> Result<http::Response<Incoming>, Refused> {
+    for _ in 0..=inner.max_redirects {
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(url.clone())
+            .body(Full::new(body.clone()))
+            .map_err(|e| {
+                Refused::Fatal(
+                    Error::new(ErrorKind::InvalidRequest, "invalid request").with_source(e),
                 )
-                .with_response(status, String::new());
-                return Err(Refused::Outcome(Outcome::Rejected { reason }, error));
+            })?;
+        *req.headers_mut() = headers.clone();
+        let response = match tokio::time::timeout(inner.connect_timeout, inner.http.request(req))
+            .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                let error = Error::new(ErrorKind::Network, format!("connecting to {url} failed"))
+                    .with_source(e);
+                return Err(Refused::Outcome(Outcome::NetworkError, error));
             }
+            Err(_) => {
+                let error = Error::new(
+                    ErrorKind::Timeout,
+                    format!("no response from {url} within {:?}", inner.connect_timeout),
+                );
+                return Err(Refused::Outcome(Outcome::NetworkError, error));
+            }
+        };
+        let status = response.status();
+        let next = status
+            .is_redirection()
+            .then(|| response.headers().get(header::LOCATION))
+            .flatten()
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| resolve(&url, l));
+        let Some(next) = next else {
+            return Ok(response);
+        };
+        if status == StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
+        {
+            method = Method::GET;
+            body = Bytes::new();
+            headers.remove(header::CONTENT_TYPE);
         }
-        Ok((status, headers, body))
+        if !same_origin(&url, &next) {
+            // Credentials are for the origin they were given to.
+            headers.remove(header::AUTHORIZATION);
+            headers.remove(header::COOKIE);
+        }
+        url = next;
     }
-
-    /// The headers of the next connection: the request's, the hook's, and the SSE ones.
-    fn headers(&self) -> HeaderMap {
-        let mut headers = self.request.headers.clone();
-        if let Some(hook) = &self.request.on_connect {
-            hook(&mut headers);
-        }
-        headers
-            .entry(header::ACCEPT)
-            .or_insert(HeaderValue::from_static("text/event-stream"));
-        headers
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static("no-cache"));
-        if !self.last_event_id.is_empty() {
-            if let Ok(value) = HeaderValue::from_str(&self.last_event_id) {
-                headers.insert("last-event-id", value);
-            }
-        }
-        headers
-    }
-
-    /// Sends the request, following at most `max_redirects` redirects.
-    async fn send(&self) -> Result<http::Response<Incoming>, Refused> {
-        let inner = &self.client.inner;
-        let mut method = self.request.method.clone();
-        let mut url = self.request.url.clone();
-        let mut body = self.request.body.make();
-        let mut headers = self.headers();
-        for _ in 0..=inner.max_redirects {
-            let mut req = http::Request::builder()
-                .method(method.clone())
-                .uri(url.clone())
-                .body(Full::new(body.clone()))
-                .map_err(|e| {
-                    Refused::Fatal(
-                        Error::new(ErrorKind::InvalidRequest, "invalid request").with_source(e),
-                    )
-                })?;
-            *req.headers_mut() = headers.clone();
-            let response =
-                match tokio::time::timeout(inner.connect_timeout, inner.http.request(req)).await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(e)) => {
-                        let error =
-                            Error::new(ErrorKind::Network, format!("connecting to {url} failed"))
-                                .with_source(e);
-                        return Err(Refused::Outcome(Outcome::NetworkError, error));
-                    }
-                    Err(_) => {
-                        let error = Error::new(
-                            ErrorKind::Timeout,
-                            format!("no response from {url} within {:?}", inner.connect_timeout),
-                        );
-                        return Err(Refused::Outcome(Outcome::NetworkError, error));
-                    }
-                };
-            let status = response.status();
-            let next = status
-                .is_redirection()
-                .then(|| response.headers().get(header::LOCATION))
-                .flatten()
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| resolve(&url, l));
-            let Some(next) = next else {
-                return Ok(response);
-            };
-            if status == StatusCode::SEE_OTHER
-                || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
-            {
-                method = Method::GET;
-                body = Bytes::new();
-                headers.remove(header::CONTENT_TYPE);
-            }
-            if !same_origin(&url, &next) {
-                // Credentials are for the origin they were given to.
-                headers.remove(header::AUTHORIZATION);
-                headers.remove(header::COOKIE);
-            }
-            url = next;
-        }
-        Err(Refused::Fatal(Error::new(
-            ErrorKind::TooManyRedirects,
-            format!("more than {} redirects", inner.max_redirects),
-        )))
-    }
+    Err(Refused::Fatal(Error::new(
+        ErrorKind::TooManyRedirects,
+        format!("more than {} redirects", inner.max_redirects),
+    )))
 }
 
 /// Accepts a 2xx `text/event-stream` answer; anything else becomes an outcome for the policy,
