@@ -14,7 +14,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use ssekit_server::{last_event_id, sse_response, EventType, Hub, HubConfig, HubErrorKind};
+use ssekit_server::{
+    last_event_id, query_param, sse_response, EventType, Hub, HubConfig, HubErrorKind,
+};
 use tokio::net::TcpSocket;
 
 use crate::Failure;
@@ -201,40 +203,6 @@ impl hyper::body::Body for ProxyStream {
             std::task::Poll::Pending => std::task::Poll::Pending,
         }
     }
-}
-
-fn query_param(request: &Request<Incoming>, name: &str) -> Option<String> {
-    request.uri().query()?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| percent_decode(value)).flatten()
-    })
-}
-
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 impl App {

@@ -69,5 +69,5 @@ pub use hub::{
     is_valid_topic, Backend, Hub, HubConfig, HubError, HubErrorKind, MemoryBackend, Subscription,
     HISTORY_LOST,
 };
-pub use response::{last_event_id, sse_response, CONTENT_TYPE_EVENT_STREAM};
+pub use response::{last_event_id, query_param, sse_response, CONTENT_TYPE_EVENT_STREAM};
 pub use ssekit_codec::{Comment, Event, EventId, EventType, Frame};

@@ -32,17 +32,21 @@ pub fn last_event_id<B>(request: &Request<B>) -> Option<String> {
     if let Some(value) = request.headers().get("last-event-id") {
         return value.to_str().ok().map(str::to_owned);
     }
+    query_param(request, "lastEventId")
+}
+
+/// The value of the query parameter `name`, percent-decoded (`+` is a space); `None` when it
+/// is absent or not UTF-8 once decoded.
+pub fn query_param<B>(request: &Request<B>, name: &str) -> Option<String> {
     let query = request.uri().query()?;
     query.split('&').find_map(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (name == "lastEventId")
-            .then(|| percent_decode(value))
-            .flatten()
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value)).flatten()
     })
 }
 
 /// Decodes `%XX` escapes and `+` (a space in forms); `None` if the result is not UTF-8.
-pub(crate) fn percent_decode(value: &str) -> Option<String> {
+fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
