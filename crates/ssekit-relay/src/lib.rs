@@ -43,4 +43,4 @@ mod relay;
 pub use pipeline::{error_event, BoxFuture, Pipeline, Step};
 pub use proxy::{Proxy, ProxyBody};
 pub use redact::Redactor;
-pub use relay::{text_response, Generation, PipelineFactory, Relay, RelayConfig};
+pub use relay::{Generation, PipelineFactory, Relay, RelayConfig};

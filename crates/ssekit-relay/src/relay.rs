@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Response, StatusCode};
+use http::Response;
 use ssekit_client::{Client, Item, ReconnectPolicy, Request};
 use ssekit_codec::Event;
 use ssekit_server::{channel, sse_response, EventType, Hub, Sender, SseBody};
@@ -309,11 +309,4 @@ async fn pump(
             }
         }
     }
-}
-
-/// A plain-text error response (for bad requests to the relay).
-pub fn text_response(status: StatusCode, message: &str) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(format!("{message}\n")));
-    *response.status_mut() = status;
-    response
 }

@@ -49,7 +49,9 @@ pub struct Sender {
 impl Sender {
     /// Encodes and sends an event, waiting while the client's queue is full.
     pub async fn send(&self, event: &Event) -> Result<(), Disconnected> {
-        self.send_frame(&Frame::Event(event.clone())).await
+        let mut buf = BytesMut::new();
+        Encoder::new().encode_event(event, &mut buf);
+        self.send_bytes(buf.freeze()).await
     }
 
     /// Encodes and sends any frame (an event, a `retry:` time, a comment).

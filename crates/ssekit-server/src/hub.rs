@@ -401,8 +401,8 @@ impl Backend for MemoryBackend {
             event = event.with_type(event_type.clone());
         }
         // Encoded once; every subscriber and the replay buffer share these bytes.
-        let mut buf = BytesMut::with_capacity(Encoder::new().event_len(&event));
-        Encoder::new().encode_event(&event, &mut buf);
+        let mut buf = BytesMut::new();
+        Encoder::new().encode_event(&event, &mut buf); // reserves the exact length itself
         let bytes = buf.freeze();
 
         t.retained_bytes += bytes.len();
