@@ -99,8 +99,10 @@ struct KeepAlive {
     sleep: Pin<Box<Sleep>>,
 }
 
-/// A `text/event-stream` response body: each queued event is sent as its own body frame (so a
-/// server flushes it at once), keep-alive comments fill idle time, and dropping the body (the
+/// A `text/event-stream` response body: each event is sent as soon as it is queued, in a body
+/// frame of its own (so a server flushes it at once) — or, when several are already waiting
+/// because the client fell behind, joined into one frame so it catches up with one write;
+/// keep-alive comments fill idle time, and dropping the body (the
 /// client went away) cancels the sender's token.
 ///
 /// Build one with [`channel`], or from a hub subscription.
@@ -171,6 +173,27 @@ impl SseBody {
     }
 }
 
+/// The most bytes [`coalesce`] joins into one frame.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// Joins `first` with the events already waiting in `rx` (up to [`COALESCE_LIMIT`] bytes) into
+/// one frame: a client that fell behind catches up with one write instead of one per event.
+/// Nothing waits for more events: when none are queued, `first` goes out alone, at once.
+fn coalesce(first: Bytes, rx: &mut mpsc::Receiver<Bytes>) -> Bytes {
+    if rx.is_empty() || first.len() >= COALESCE_LIMIT {
+        return first;
+    }
+    let mut joined = BytesMut::with_capacity(COALESCE_LIMIT.min(first.len() * (rx.len() + 1)));
+    joined.extend_from_slice(&first);
+    while joined.len() < COALESCE_LIMIT {
+        match rx.try_recv() {
+            Ok(next) => joined.extend_from_slice(&next),
+            Err(_) => break,
+        }
+    }
+    joined.freeze()
+}
+
 impl Body for SseBody {
     type Data = Bytes;
     type Error = Infallible;
@@ -188,7 +211,7 @@ impl Body for SseBody {
                 if let Some(k) = &mut this.keep_alive {
                     k.sleep.as_mut().reset(Instant::now() + k.interval);
                 }
-                Poll::Ready(Some(Ok(BodyFrame::data(bytes))))
+                Poll::Ready(Some(Ok(BodyFrame::data(coalesce(bytes, &mut this.rx)))))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {

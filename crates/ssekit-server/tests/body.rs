@@ -1,4 +1,4 @@
-//! `SseBody`: one frame per event, keep-alive only when idle, cancellation on drop.
+//! `SseBody`: events sent at once (joined when several wait), keep-alive only when idle, cancellation on drop.
 
 use std::time::Duration;
 
@@ -12,21 +12,35 @@ async fn next_data(body: &mut SseBody) -> Option<Bytes> {
 }
 
 #[tokio::test]
-async fn each_event_is_its_own_frame() {
+async fn an_event_goes_out_alone_when_nothing_else_waits() {
     let (sender, mut body) = channel(8);
     sender.send(&Event::new("one")).await.unwrap();
-    sender.send(&Event::new("two\nlines")).await.unwrap();
-    drop(sender);
     assert_eq!(next_data(&mut body).await.unwrap(), "data: one\n\n");
+    sender.send(&Event::new("two\nlines")).await.unwrap();
     assert_eq!(
         next_data(&mut body).await.unwrap(),
         "data: two\ndata: lines\n\n"
     );
+    drop(sender);
     assert_eq!(
         next_data(&mut body).await,
         None,
         "the stream ends with its last sender"
     );
+}
+
+#[tokio::test]
+async fn events_already_waiting_are_joined_into_one_frame() {
+    let (sender, mut body) = channel(8);
+    for data in ["one", "two", "three"] {
+        sender.send(&Event::new(data)).await.unwrap();
+    }
+    assert_eq!(
+        next_data(&mut body).await.unwrap(),
+        "data: one\n\ndata: two\n\ndata: three\n\n"
+    );
+    sender.send(&Event::new("four")).await.unwrap();
+    assert_eq!(next_data(&mut body).await.unwrap(), "data: four\n\n");
 }
 
 #[tokio::test]

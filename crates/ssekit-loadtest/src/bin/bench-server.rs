@@ -70,7 +70,11 @@ fn listener(addr: SocketAddr) -> tokio::net::TcpListener {
 }
 
 async fn ssekit(args: Args) {
-    let hub = Hub::new(HubConfig::default().with_replay_events(16).with_queue(256));
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_events(1000)
+            .with_queue(256),
+    );
     let publisher = hub.clone();
     let pad = args.pad;
     tokio::spawn(ticker(args.rate, move || {
@@ -88,8 +92,12 @@ async fn ssekit(args: Args) {
         let hub = hub.clone();
         let builder = Arc::clone(&builder);
         tokio::spawn(async move {
-            let service = service_fn(move |_req| {
-                let body = hub.subscribe("tick", None).expect("subscribe").into_body();
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let last_event_id = ssekit_server::last_event_id(&req);
+                let body = hub
+                    .subscribe("tick", last_event_id.as_deref())
+                    .expect("subscribe")
+                    .into_body();
                 let body = body.with_keep_alive(Duration::from_secs(15));
                 async move { Ok::<_, Infallible>(sse_response(body)) }
             });
