@@ -108,9 +108,30 @@ struct KeepAlive {
 /// Build one with [`channel`], or from a hub subscription.
 pub struct SseBody {
     first: Option<Bytes>,
-    rx: mpsc::Receiver<Bytes>,
+    source: Source,
     keep_alive: Option<KeepAlive>,
-    _cancel_on_drop: DropGuard,
+    _cancel_on_drop: Option<DropGuard>,
+}
+
+/// Where a body's encoded events come from.
+pub(crate) enum Source {
+    /// A queue of its own, fed by a [`Sender`] or a backend.
+    Channel(mpsc::Receiver<Bytes>),
+    /// A position in a topic of the in-memory hub.
+    Topic(crate::hub::Cursor),
+}
+
+impl Source {
+    /// The next encoded bytes: one event, or several joined when they were already waiting.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        match self {
+            Source::Channel(rx) => match rx.poll_recv(cx) {
+                Poll::Ready(Some(bytes)) => Poll::Ready(Some(coalesce(bytes, rx))),
+                other => other,
+            },
+            Source::Topic(cursor) => cursor.poll_next(cx),
+        }
+    }
 }
 
 impl fmt::Debug for SseBody {
@@ -125,9 +146,20 @@ impl SseBody {
     pub(crate) fn from_receiver(rx: mpsc::Receiver<Bytes>, token: CancellationToken) -> Self {
         SseBody {
             first: None,
-            rx,
+            source: Source::Channel(rx),
             keep_alive: None,
-            _cancel_on_drop: token.drop_guard(),
+            _cancel_on_drop: Some(token.drop_guard()),
+        }
+    }
+
+    /// A body without a cancellation token: nobody waits for its client to go away (the hub
+    /// notices when the body is dropped).
+    pub(crate) fn from_source(source: Source) -> Self {
+        SseBody {
+            first: None,
+            source,
+            keep_alive: None,
+            _cancel_on_drop: None,
         }
     }
 
@@ -174,7 +206,7 @@ impl SseBody {
 }
 
 /// The most bytes [`coalesce`] joins into one frame.
-const COALESCE_LIMIT: usize = 64 * 1024;
+pub(crate) const COALESCE_LIMIT: usize = 64 * 1024;
 
 /// Joins `first` with the events already waiting in `rx` (up to [`COALESCE_LIMIT`] bytes) into
 /// one frame: a client that fell behind catches up with one write instead of one per event.
@@ -206,12 +238,12 @@ impl Body for SseBody {
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(Ok(BodyFrame::data(first))));
         }
-        match this.rx.poll_recv(cx) {
+        match this.source.poll_next(cx) {
             Poll::Ready(Some(bytes)) => {
                 if let Some(k) = &mut this.keep_alive {
                     k.sleep.as_mut().reset(Instant::now() + k.interval);
                 }
-                Poll::Ready(Some(Ok(BodyFrame::data(coalesce(bytes, &mut this.rx)))))
+                Poll::Ready(Some(Ok(BodyFrame::data(bytes))))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {

@@ -3,14 +3,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ssekit_codec::{Encoder, Event, EventId, EventType};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use crate::body::SseBody;
+use crate::body::{Source, SseBody, COALESCE_LIMIT};
 
 /// The event type of the signal a subscriber receives when the hub cannot replay everything
 /// after its `Last-Event-ID`: the id is from another epoch (the hub restarted and its history
@@ -108,26 +108,33 @@ impl std::error::Error for HubError {}
 
 /// A subscriber's stream of encoded events, from a [`Backend`]. Turn it into a response body
 /// with [`into_body`](Self::into_body).
-#[derive(Debug)]
 pub struct Subscription {
-    rx: mpsc::Receiver<Bytes>,
+    source: Source,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
 }
 
 impl Subscription {
     /// A subscription reading from `rx`, for backends: each item is one or more encoded events.
     /// The stream ends when every sender is dropped.
     pub fn new(rx: mpsc::Receiver<Bytes>) -> Self {
-        Subscription { rx }
+        Subscription {
+            source: Source::Channel(rx),
+        }
     }
 
     /// The response body for this subscription.
     pub fn into_body(self) -> SseBody {
-        SseBody::from_receiver(self.rx, CancellationToken::new())
+        SseBody::from_source(self.source)
     }
 
-    /// The next encoded chunk, or `None` when the stream has ended.
+    /// The next encoded bytes (one or more events), or `None` when the stream has ended.
     pub async fn recv(&mut self) -> Option<Bytes> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.source.poll_next(cx)).await
     }
 }
 
@@ -267,9 +274,12 @@ pub fn is_valid_topic(topic: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
 }
 
-/// The in-memory backend: a bounded replay buffer per topic (by count and by bytes), and one
-/// bounded queue per subscriber. Each event is encoded once; every subscriber gets the same
-/// bytes.
+/// The in-memory backend. Each topic keeps one log of encoded events, shared by every
+/// subscriber: an event is encoded once, stored once, and each subscriber holds only its
+/// position in the log (no queue of its own). The log keeps the replay window (by count and
+/// by bytes) and, while the topic has subscribers, at least the last `queue` events, so that a
+/// subscriber up to `queue` events behind can catch up; one further behind is cut off (it can
+/// resume with `Last-Event-ID`).
 pub struct MemoryBackend {
     config: HubConfig,
     /// The base of every topic's epoch: new for every hub, so a restarted hub never reuses an
@@ -283,14 +293,139 @@ pub struct MemoryBackend {
 }
 
 struct Topic {
+    config: HubConfig,
     epoch: String,
     epoch_value: u64,
     /// The offset the next event gets; offsets start at 1.
     next: u64,
-    retained: VecDeque<(u64, Bytes)>,
-    retained_bytes: usize,
-    subscribers: Vec<mpsc::Sender<Bytes>>,
+    /// Encoded events with offsets `log_front..next`.
+    log: VecDeque<Bytes>,
+    log_front: u64,
+    /// The replay window: offsets `replay_front..next`, holding `replay_bytes` bytes.
+    replay_front: u64,
+    replay_bytes: usize,
+    /// One waker slot per subscriber (filled while it waits for an event), and the free slots.
+    wakers: Vec<Option<Waker>>,
+    free: Vec<usize>,
     closed: bool,
+}
+
+impl Topic {
+    fn subscribers(&self) -> usize {
+        self.wakers.len() - self.free.len()
+    }
+
+    fn at(&self, offset: u64) -> &Bytes {
+        &self.log[usize::try_from(offset - self.log_front).expect("log offsets fit in usize")]
+    }
+
+    /// Appends an event, then shrinks the replay window and the log to their bounds.
+    fn push(&mut self, bytes: Bytes) {
+        self.replay_bytes += bytes.len();
+        self.log.push_back(bytes);
+        self.next += 1;
+        while self.replay_front < self.next
+            && (self.next - self.replay_front > self.config.replay_events as u64
+                || self.replay_bytes > self.config.replay_bytes)
+        {
+            self.replay_bytes -= self.at(self.replay_front).len();
+            self.replay_front += 1;
+        }
+        let keep = if self.subscribers() > 0 {
+            self.config.queue
+        } else {
+            0
+        };
+        while self.log_front < self.replay_front && self.log.len() > keep {
+            self.log.pop_front();
+            self.log_front += 1;
+        }
+    }
+
+    /// Wakes every subscriber that waits for an event.
+    fn wake_all(&mut self) {
+        let waiting: Vec<Waker> = self.wakers.iter_mut().filter_map(Option::take).collect();
+        for waker in waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// A subscriber's position in a topic of the in-memory hub.
+pub(crate) struct Cursor {
+    topic: Arc<Mutex<Topic>>,
+    /// The offset of the next event to deliver.
+    next: u64,
+    /// How far behind the log's end this subscriber may fall before it is cut off.
+    allowance: u64,
+    /// Once cut off: the offset where its stream ends.
+    stop_at: Option<u64>,
+    slot: usize,
+    /// The history-lost signal, sent first.
+    signal: Option<Bytes>,
+    done: bool,
+    /// The events being handed on, kept to reuse its allocation.
+    scratch: Vec<Bytes>,
+}
+
+impl Cursor {
+    /// The next encoded events: everything from the position on that is in the log (up to
+    /// [`COALESCE_LIMIT`] bytes), joined into one buffer.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if let Some(signal) = self.signal.take() {
+            return Poll::Ready(Some(signal));
+        }
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let mut t = lock(&self.topic);
+        if self.stop_at.is_none() && t.next - self.next > self.allowance {
+            tracing::debug!("cutting off a subscriber that fell behind");
+            self.stop_at = Some(self.next + self.allowance);
+        }
+        let end = self.stop_at.map_or(t.next, |stop| stop.min(t.next));
+        if self.next >= end {
+            if self.stop_at.is_some() || t.closed {
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            match &mut t.wakers[self.slot] {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        if self.next < t.log_front {
+            // The events it needs have left the log: it fell too far behind.
+            self.done = true;
+            return Poll::Ready(None);
+        }
+        // Only reference counts are taken under the lock; the bytes are joined after it.
+        let mut size = 0;
+        while self.next < end && size < COALESCE_LIMIT {
+            let bytes = t.at(self.next).clone();
+            size += bytes.len();
+            self.scratch.push(bytes);
+            self.next += 1;
+        }
+        drop(t);
+        if self.scratch.len() == 1 {
+            return Poll::Ready(self.scratch.pop());
+        }
+        let mut joined = BytesMut::with_capacity(size);
+        for bytes in self.scratch.drain(..) {
+            joined.extend_from_slice(&bytes);
+        }
+        Poll::Ready(Some(joined.freeze()))
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        let mut t = lock(&self.topic);
+        t.wakers[self.slot] = None;
+        t.free.push(self.slot);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -336,12 +471,16 @@ impl MemoryBackend {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let epoch_value = self.epoch_base.wrapping_add(count);
             Arc::new(Mutex::new(Topic {
+                config: self.config,
                 epoch: format!("{epoch_value:x}"),
                 epoch_value,
                 next: 1,
-                retained: VecDeque::new(),
-                retained_bytes: 0,
-                subscribers: Vec::new(),
+                log: VecDeque::new(),
+                log_front: 1,
+                replay_front: 1,
+                replay_bytes: 0,
+                wakers: Vec::new(),
+                free: Vec::new(),
                 closed: false,
             }))
         });
@@ -392,37 +531,22 @@ impl Backend for MemoryBackend {
         if t.closed {
             return Err(HubError::new(HubErrorKind::Closed));
         }
-        let offset = t.next;
-        t.next += 1;
-        let id = format!("{}-{offset}", t.epoch);
+        let id = format!("{}-{}", t.epoch, t.next);
         let mut event =
             Event::new(data).with_id(EventId::new(id.clone()).expect("ids hold no line breaks"));
         if let Some(event_type) = event_type {
             event = event.with_type(event_type.clone());
         }
-        // Encoded once; every subscriber and the replay buffer share these bytes.
+        // Encoded once and stored once, in the log every subscriber reads.
         let mut buf = BytesMut::new();
         Encoder::new().encode_event(&event, &mut buf); // reserves the exact length itself
-        let bytes = buf.freeze();
-
-        t.retained_bytes += bytes.len();
-        t.retained.push_back((offset, bytes.clone()));
-        while t.retained.len() > self.config.replay_events
-            || t.retained_bytes > self.config.replay_bytes
-        {
-            let Some((_, old)) = t.retained.pop_front() else {
-                break;
-            };
-            t.retained_bytes -= old.len();
+        t.push(buf.freeze());
+        let waiting: Vec<Waker> = t.wakers.iter_mut().filter_map(Option::take).collect();
+        drop(t);
+        // Woken outside the lock, so that the subscribers can start reading at once.
+        for waker in waiting {
+            waker.wake();
         }
-        t.subscribers.retain(|s| match s.try_send(bytes.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::debug!("cutting off a subscriber that fell behind");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
         Ok(id)
     }
 
@@ -444,39 +568,42 @@ impl Backend for MemoryBackend {
         let replay_from = match parsed {
             None => t.next, // live only
             Some((epoch, offset)) => {
-                let first_retained = t.retained.front().map_or(t.next, |(o, _)| *o);
                 if epoch != t.epoch_value || offset >= t.next {
                     signal = Some("epoch");
-                    first_retained
-                } else if offset + 1 < first_retained {
+                    t.replay_front
+                } else if offset + 1 < t.replay_front {
                     signal = Some("expired");
-                    first_retained
+                    t.replay_front
                 } else {
                     offset + 1
                 }
             }
         };
-        let replay: Vec<Bytes> = t
-            .retained
-            .iter()
-            .filter(|(o, _)| *o >= replay_from)
-            .map(|(_, b)| b.clone())
-            .collect();
-        let (tx, rx) = mpsc::channel(self.config.queue + replay.len() + 1);
-        if let (Some(reason), Some(id)) = (signal, last_event_id) {
-            let _ = tx.try_send(history_lost(id, reason));
-        }
-        for bytes in replay {
-            let _ = tx.try_send(bytes); // the channel was sized to hold them all
-        }
-        // Registered under the same lock as the replay was taken: the next event published
-        // goes to this subscriber, and none before it does twice. A closed topic gets no
-        // more events: the stream ends after the replay.
-        if !t.closed {
-            t.subscribers.retain(|s| !s.is_closed());
-            t.subscribers.push(tx);
-        }
-        Ok(Subscription::new(rx))
+        // The position is taken under the same lock as publishing appends: the next event
+        // published is the first live one, and none before it comes twice. A closed topic's
+        // stream ends after the replay.
+        let slot = if let Some(slot) = t.free.pop() {
+            slot
+        } else {
+            t.wakers.push(None);
+            t.wakers.len() - 1
+        };
+        let allowance = self.config.queue as u64 + (t.next - replay_from);
+        drop(t);
+        Ok(Subscription {
+            source: Source::Topic(Cursor {
+                topic,
+                next: replay_from,
+                allowance,
+                stop_at: None,
+                slot,
+                signal: signal
+                    .zip(last_event_id)
+                    .map(|(reason, id)| history_lost(id, reason)),
+                done: false,
+                scratch: Vec::new(),
+            }),
+        })
     }
 
     fn close_topic(&self, topic: &str) {
@@ -484,7 +611,7 @@ impl Backend for MemoryBackend {
         if let Some(topic) = existing {
             let mut t = lock(&topic);
             t.closed = true;
-            t.subscribers.clear();
+            t.wake_all();
         }
     }
 
@@ -493,9 +620,11 @@ impl Backend for MemoryBackend {
         if let Some(topic) = removed {
             let mut t = lock(&topic);
             t.closed = true;
-            t.subscribers.clear();
-            t.retained.clear();
-            t.retained_bytes = 0;
+            t.log.clear();
+            t.log_front = t.next;
+            t.replay_front = t.next;
+            t.replay_bytes = 0;
+            t.wake_all();
         }
     }
 
@@ -510,7 +639,7 @@ impl Backend for MemoryBackend {
         for topic in topics {
             let mut t = lock(&topic);
             t.closed = true;
-            t.subscribers.clear(); // each stream ends after what is already queued
+            t.wake_all(); // each stream ends after the events it has not read yet
         }
     }
 }
