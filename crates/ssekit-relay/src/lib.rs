@@ -41,6 +41,6 @@ mod redact;
 mod relay;
 
 pub use pipeline::{error_event, BoxFuture, Pipeline, Step};
-pub use proxy::{Proxy, ProxyBody};
+pub use proxy::{Proxy, ProxyBody, ProxyError};
 pub use redact::Redactor;
 pub use relay::{Generation, PipelineFactory, Relay, RelayConfig};
