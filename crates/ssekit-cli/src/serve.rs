@@ -370,7 +370,11 @@ impl App {
 
     /// `DELETE /chat/{id}`: stops a running generation and its upstream request.
     fn stop(&self, id: &str) -> Response<Body> {
-        let token = lock(&self.generations.running).get(id).cloned();
+        // A stopped generation is no longer running, even before its task has wound up.
+        let token = lock(&self.generations.running)
+            .get(id)
+            .filter(|token| !token.is_cancelled())
+            .cloned();
         match token {
             Some(token) => {
                 token.cancel();

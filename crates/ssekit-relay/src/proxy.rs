@@ -20,7 +20,6 @@ use http::uri::{Authority, PathAndQuery};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use tokio::net::TcpStream;
 
 use self::chunked::ChunkedError;
@@ -281,11 +280,16 @@ impl Proxy {
         head
     }
 
-    /// Forwards `request` and streams the answer back.
+    /// Forwards `request` (a server's `Request<Incoming>`, or any body of `Bytes`) and streams
+    /// the answer back.
     ///
     /// Answers 502 when the upstream cannot be reached (within 10 s) or its response head is
     /// malformed, and 504 when its response head is not in within 30 s.
-    pub async fn forward(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+    pub async fn forward<B>(&self, request: Request<B>) -> Response<ProxyBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
         let (mut parts, body) = request.into_parts();
         let Ok(target) = self.target(&parts.uri) else {
             return error(

@@ -4,16 +4,20 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Response;
-use ssekit_client::{Client, Item, ReconnectPolicy, Request};
-use ssekit_codec::Event;
-use ssekit_server::{channel, sse_response, EventType, Hub, Sender, SseBody};
+use http_body_util::{BodyExt, Full};
+use ssekit_client::{Client, EventStream, Item, ReconnectPolicy, Request};
+use ssekit_codec::{Decoder, Encoder, Event, Frame};
+use ssekit_server::{sse_response, EventType, Hub, SseBody};
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{error_event, Pipeline};
+use crate::proxy::{Proxy, ProxyBody};
 
 /// Makes a fresh pipeline for each relayed stream.
 pub type PipelineFactory = Arc<dyn Fn() -> Pipeline + Send + Sync>;
@@ -26,7 +30,7 @@ pub struct RelayConfig {
     upstream_headers: HeaderMap,
     pipeline: PipelineFactory,
     keep_alive: Option<Duration>,
-    queue: usize,
+    direct: bool,
 }
 
 impl fmt::Debug for RelayConfig {
@@ -56,7 +60,7 @@ impl RelayConfig {
             upstream_headers: HeaderMap::new(),
             pipeline: Arc::new(Pipeline::new),
             keep_alive: Some(Duration::from_secs(15)),
-            queue: 64,
+            direct: true,
         }
     }
 
@@ -87,6 +91,18 @@ impl RelayConfig {
         self.keep_alive = interval;
         self
     }
+
+    /// Whether an `http://` upstream is reached directly (the default): one HTTP/1.1
+    /// connection per relayed request, read by the response body itself, so that the events of
+    /// one read are decoded, processed and written on together, with no task or channel in
+    /// between. The client given to [`Relay::new`] is then used only for `https://` upstreams;
+    /// turn this off to send every request through it (its timeouts, limits, HTTP/2 and
+    /// redirect settings then apply).
+    #[must_use]
+    pub fn direct(mut self, direct: bool) -> Self {
+        self.direct = direct;
+        self
+    }
 }
 
 /// Relays event streams: for each call it opens the upstream stream with the client's method
@@ -99,14 +115,23 @@ impl RelayConfig {
 #[derive(Clone, Debug)]
 pub struct Relay {
     client: Client,
+    /// The direct way to an `http://` upstream, when [`RelayConfig::direct`] is on.
+    direct: Option<Proxy>,
     config: Arc<RelayConfig>,
 }
 
 impl Relay {
     /// A relay using `client` for upstream requests.
     pub fn new(client: Client, config: RelayConfig) -> Self {
+        let direct = config
+            .direct
+            .then(|| config.upstream.parse::<http::Uri>().ok())
+            .flatten()
+            .filter(|uri| uri.scheme_str() == Some("http"))
+            .and_then(|uri| Proxy::new(&format!("http://{}", uri.authority()?)).ok());
         Relay {
             client,
+            direct,
             config: Arc::new(config),
         }
     }
@@ -118,15 +143,17 @@ impl Relay {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Response<SseBody> {
-        let (sender, body_out) = channel(self.config.queue);
-        let mut body_out = body_out;
+        let events = relayed(self.start(method, headers, body), (self.config.pipeline)());
+        // The connection's own task runs the relay as it polls the body: no task and no
+        // queue in between, and a client that goes away drops the upstream request with it.
+        let mut body_out = SseBody::from_stream(events.map(|event| {
+            let mut buf = BytesMut::new();
+            Encoder::new().encode_event(&event, &mut buf);
+            buf.freeze()
+        }));
         if let Some(interval) = self.config.keep_alive {
             body_out = body_out.with_keep_alive(interval);
         }
-        let request = self.upstream_request(method, headers, body);
-        let client = self.client.clone();
-        let pipeline = (self.config.pipeline)();
-        tokio::spawn(pump(client, request, pipeline, Sink::Client(sender)));
         sse_response(body_out)
     }
 
@@ -143,8 +170,7 @@ impl Relay {
         body: Bytes,
         generation: Generation,
     ) -> tokio::task::JoinHandle<()> {
-        let request = self.upstream_request(method, headers, body);
-        let client = self.client.clone();
+        let start = self.start(method, headers, body);
         let pipeline = (self.config.pipeline)();
         tokio::spawn(async move {
             let Generation {
@@ -153,20 +179,81 @@ impl Relay {
                 cancel,
                 max_duration,
             } = generation;
-            let sink = Sink::Topic {
-                hub: hub.clone(),
-                topic: topic.clone(),
-                cancel,
+            let run = async {
+                let events = relayed(start, pipeline);
+                tokio::pin!(events);
+                loop {
+                    let event = tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => {
+                            tracing::debug!("the generation was stopped; dropping the upstream request");
+                            return;
+                        }
+                        event = events.next() => event,
+                    };
+                    let Some(event) = event else { return };
+                    if publish(&hub, &topic, &event).is_err() {
+                        return;
+                    }
+                }
             };
-            if tokio::time::timeout(max_duration, pump(client, request, pipeline, sink))
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(max_duration, run).await.is_err() {
                 let stopped = error_event("the generation took too long and was stopped");
                 let _ = publish(&hub, &topic, &stopped);
             }
             hub.close_topic(&topic);
         })
+    }
+
+    /// Where a relayed request starts: directly, or through the client.
+    fn start(&self, method: http::Method, headers: &HeaderMap, body: Bytes) -> Upstream {
+        match &self.direct {
+            Some(proxy) => {
+                Upstream::Direct(proxy.clone(), self.direct_request(method, headers, body))
+            }
+            None => Upstream::Start(
+                self.client.clone(),
+                self.upstream_request(method, headers, body),
+            ),
+        }
+    }
+
+    /// The request for a direct upstream: the same headers the client would send.
+    fn direct_request(
+        &self,
+        method: http::Method,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> http::Request<Full<Bytes>> {
+        let length = body.len();
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = method;
+        if let Some(target) = self
+            .config
+            .upstream
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.path_and_query().cloned())
+        {
+            *request.uri_mut() = http::Uri::from(target);
+        }
+        let out = request.headers_mut();
+        for name in &self.config.forward_headers {
+            for value in headers.get_all(name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        for (name, value) in &self.config.upstream_headers {
+            out.append(name.clone(), value.clone());
+        }
+        out.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        if length > 0 {
+            out.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        request
     }
 
     fn upstream_request(
@@ -225,18 +312,6 @@ impl Generation {
     }
 }
 
-/// Where relayed events go.
-enum Sink {
-    /// One client's stream; it going away cancels the upstream.
-    Client(Sender),
-    /// A hub topic; only `cancel` stops the upstream.
-    Topic {
-        hub: Hub,
-        topic: String,
-        cancel: CancellationToken,
-    },
-}
-
 fn publish(hub: &Hub, topic: &str, event: &Event) -> Result<String, ssekit_server::HubError> {
     let event_type = (event.event_type() != "message")
         .then(|| EventType::new(event.event_type()).ok())
@@ -244,69 +319,116 @@ fn publish(hub: &Hub, topic: &str, event: &Event) -> Result<String, ssekit_serve
     hub.publish(topic, event_type.as_ref(), event.data())
 }
 
-impl Sink {
-    async fn send(&self, event: &Event) -> bool {
-        match self {
-            Sink::Client(sender) => sender.send(event).await.is_ok(),
-            Sink::Topic { hub, topic, .. } => publish(hub, topic, event).is_ok(),
-        }
-    }
-
-    /// Resolves when the relaying should stop.
-    async fn stopped(&self) {
-        match self {
-            Sink::Client(sender) => sender.closed().await,
-            Sink::Topic { cancel, .. } => cancel.cancelled().await,
-        }
-    }
+/// Where a relayed stream is.
+enum Upstream {
+    /// Not requested yet, through the client.
+    Start(Client, Result<Request, ssekit_client::Error>),
+    /// Not requested yet, directly.
+    Direct(Proxy, http::Request<Full<Bytes>>),
+    /// Streaming through the client.
+    Streaming(EventStream),
+    /// Streaming directly: the response body and a decoder of it.
+    Reading(ProxyBody, Decoder),
+    Done,
 }
 
-/// Relays `request`'s upstream events through `pipeline` into `sink` until the upstream ends
-/// or the sink stops; returning drops the upstream request, which closes its connection.
-async fn pump(
-    client: Client,
-    request: Result<Request, ssekit_client::Error>,
-    mut pipeline: Pipeline,
-    sink: Sink,
-) {
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => {
-            sink.send(&error_event(&format!("the relay is misconfigured: {e}")))
-                .await;
-            return;
-        }
-    };
-    let mut upstream = client.stream(request, ReconnectPolicy::never());
-    loop {
-        let item = tokio::select! {
-            () = sink.stopped() => {
-                tracing::debug!("the relay was stopped; dropping the upstream request");
-                return;
+/// Why a direct upstream's answer is not an event stream, if it is not.
+fn refusal<B>(response: &http::Response<B>) -> Option<String> {
+    let status = response.status();
+    if !status.is_success() || status == http::StatusCode::NO_CONTENT {
+        return Some(format!("the server answered {status}"));
+    }
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    (!essence.eq_ignore_ascii_case("text/event-stream")).then(|| {
+        format!(
+            "the server answered {status} with content type {content_type}, not text/event-stream"
+        )
+    })
+}
+
+/// The events of a relayed request's upstream stream after `pipeline`: an upstream failure
+/// becomes an error event, then the end. Dropping the stream drops the upstream request,
+/// which closes its connection.
+fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Event> + Send {
+    let state = (start, pipeline, VecDeque::new());
+    futures_util::stream::unfold(state, |(mut upstream, mut pipeline, mut out)| async move {
+        loop {
+            if let Some(event) = out.pop_front() {
+                return Some((event, (upstream, pipeline, out)));
             }
-            item = upstream.next() => item,
-        };
-        let events = match item {
-            None => {
-                for event in &pipeline.finish().await {
-                    if !sink.send(event).await {
-                        return;
+            upstream = match upstream {
+                Upstream::Start(client, request) => match request {
+                    Ok(request) => {
+                        Upstream::Streaming(client.stream(request, ReconnectPolicy::never()))
+                    }
+                    Err(e) => {
+                        out.push_back(error_event(&format!("the relay is misconfigured: {e}")));
+                        Upstream::Done
+                    }
+                },
+                Upstream::Direct(proxy, request) => {
+                    let response = proxy.forward(request).await;
+                    if let Some(why) = refusal(&response) {
+                        out.push_back(error_event(&format!("upstream: {why}")));
+                        Upstream::Done
+                    } else {
+                        Upstream::Reading(response.into_body(), Decoder::new())
                     }
                 }
-                return;
-            }
-            Some(Ok(Item::Event(event))) => pipeline.push(event).await,
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                let mut events = pipeline.finish().await;
-                events.push(error_event(&format!("upstream: {e}")));
-                events
-            }
-        };
-        for event in &events {
-            if !sink.send(event).await {
-                return;
-            }
+                Upstream::Streaming(mut events) => match events.next().await {
+                    Some(Ok(Item::Event(event))) => {
+                        out.extend(pipeline.push(event).await);
+                        Upstream::Streaming(events)
+                    }
+                    Some(Ok(_)) => Upstream::Streaming(events),
+                    None => {
+                        out.extend(pipeline.finish().await);
+                        Upstream::Done
+                    }
+                    Some(Err(e)) => {
+                        out.extend(pipeline.finish().await);
+                        out.push_back(error_event(&format!("upstream: {e}")));
+                        Upstream::Done
+                    }
+                },
+                Upstream::Reading(mut body, mut decoder) => match decoder.next_frame() {
+                    Ok(Some(Frame::Event(event))) => {
+                        out.extend(pipeline.push(event).await);
+                        Upstream::Reading(body, decoder)
+                    }
+                    Ok(Some(_)) => Upstream::Reading(body, decoder),
+                    Ok(None) => match body.frame().await {
+                        Some(Ok(frame)) => {
+                            if let Ok(data) = frame.into_data() {
+                                decoder.feed_bytes(data);
+                            }
+                            Upstream::Reading(body, decoder)
+                        }
+                        None => {
+                            // The end: what is left is an unterminated event, dropped.
+                            while let Ok(Some(_)) = decoder.finish() {}
+                            out.extend(pipeline.finish().await);
+                            Upstream::Done
+                        }
+                        Some(Err(e)) => {
+                            out.extend(pipeline.finish().await);
+                            out.push_back(error_event(&format!("upstream: {e}")));
+                            Upstream::Done
+                        }
+                    },
+                    Err(e) => {
+                        out.extend(pipeline.finish().await);
+                        out.push_back(error_event(&format!("upstream: {e}")));
+                        Upstream::Done
+                    }
+                },
+                Upstream::Done => return None,
+            };
         }
-    }
+    })
 }

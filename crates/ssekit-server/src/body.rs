@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use http_body::{Body, Frame as BodyFrame, SizeHint};
 use ssekit_codec::{Comment, Encoder, Event, Frame};
 use tokio::sync::mpsc;
@@ -119,6 +120,8 @@ pub(crate) enum Source {
     Channel(mpsc::Receiver<Bytes>),
     /// A position in a topic of the in-memory hub.
     Topic(crate::hub::Cursor),
+    /// A stream of encoded events, polled by the body itself (no task, no queue between).
+    Stream(Batcher),
 }
 
 impl Source {
@@ -130,15 +133,65 @@ impl Source {
                 other => other,
             },
             Source::Topic(cursor) => cursor.poll_next(cx),
+            Source::Stream(batcher) => batcher.poll_next(cx),
         }
     }
 }
 
-impl fmt::Debug for SseBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SseBody")
-            .field("keep_alive", &self.keep_alive.as_ref().map(|k| k.interval))
-            .finish_non_exhaustive()
+/// A producer stream polled by the body, with adaptive batching.
+pub(crate) struct Batcher {
+    /// `None` once the stream has ended. (The mutex makes the body `Sync` without asking the
+    /// stream to be; it is only ever reached through `&mut`, so it is never locked.)
+    stream: std::sync::Mutex<Option<Pin<Box<dyn Stream<Item = Bytes> + Send>>>>,
+    /// Items taken but not sent yet.
+    batch: BytesMut,
+    /// How many times in a row the task has yielded to let more items arrive.
+    yields: u8,
+}
+
+/// How many scheduler rounds a batch may wait for more items while they keep coming.
+const MAX_YIELDS: u8 = 16;
+
+impl Batcher {
+    /// Takes what the stream has ready. When an item arrived, the task yields once (it is
+    /// woken again at once, behind the tasks that are ready to run) before sending: if the
+    /// producer is fed by another task (such as an HTTP client's connection, which hands on
+    /// one chunk at a time), its next items arrive meanwhile and go out in the same write.
+    /// While nothing more arrives, this costs one scheduler round per frame, not a wait.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let slot = self
+            .stream
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut arrived = false;
+        while let Some(stream) = slot.as_mut() {
+            match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(bytes)) => {
+                    self.batch.extend_from_slice(&bytes);
+                    arrived = true;
+                    if self.batch.len() >= COALESCE_LIMIT {
+                        self.yields = 0;
+                        return Poll::Ready(Some(self.batch.split().freeze()));
+                    }
+                }
+                Poll::Ready(None) => *slot = None, // ended: it must not be polled again
+                Poll::Pending => break,
+            }
+        }
+        if self.batch.is_empty() {
+            return if slot.is_none() {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        }
+        if arrived && slot.is_some() && self.yields < MAX_YIELDS {
+            self.yields += 1;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.yields = 0;
+        Poll::Ready(Some(self.batch.split().freeze()))
     }
 }
 
@@ -150,6 +203,29 @@ impl SseBody {
             keep_alive: None,
             _cancel_on_drop: Some(token.drop_guard()),
         }
+    }
+
+    /// A body that polls `stream` for encoded events (one or more complete events per item)
+    /// itself, when the client can take more: no task and no queue between the producer and
+    /// the connection. Items that arrive in quick succession are joined into one frame: after an
+    /// item the body yields once to the scheduler (no timer, no wait), so that items the
+    /// producer receives meanwhile go out in the same write. The stream
+    /// is dropped with the body, so a client that goes away stops the producer at once.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use ssekit_server::SseBody;
+    ///
+    /// let events = futures_util::stream::iter(["data: one\n\n", "data: two\n\n"].map(Bytes::from));
+    /// let body = SseBody::from_stream(events);
+    /// # drop(body);
+    /// ```
+    pub fn from_stream(stream: impl Stream<Item = Bytes> + Send + 'static) -> Self {
+        SseBody::from_source(Source::Stream(Batcher {
+            stream: std::sync::Mutex::new(Some(Box::pin(stream))),
+            batch: BytesMut::new(),
+            yields: 0,
+        }))
     }
 
     /// A body without a cancellation token: nobody waits for its client to go away (the hub
