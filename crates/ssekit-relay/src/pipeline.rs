@@ -124,8 +124,12 @@ impl Pipeline {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let redactor = Redactor::new(words, replacement);
+        if !redactor.is_active() {
+            return self; // no words: nothing to do, no step
+        }
         self.step(TextRedaction {
-            redactor: Redactor::new(words, replacement),
+            redactor,
             last: None,
         })
     }
@@ -140,8 +144,12 @@ impl Pipeline {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let redactor = Redactor::new(words, replacement);
+        if !redactor.is_active() {
+            return self; // no words: nothing to do, no step
+        }
         self.step(Redaction {
-            redactor: Redactor::new(words, replacement),
+            redactor,
             template: None,
         })
     }
@@ -199,6 +207,15 @@ impl Pipeline {
     /// Runs `event` through every stage.
     pub async fn push(&mut self, event: Event) -> Vec<Event> {
         self.run(vec![event], false).await
+    }
+
+    /// Runs several events, in order, through every stage (as many [`push`](Self::push)
+    /// calls would, with less work per event).
+    pub async fn push_all(&mut self, events: Vec<Event>) -> Vec<Event> {
+        if self.stages.is_empty() {
+            return events;
+        }
+        self.run(events, false).await
     }
 
     /// The end of the stream: flushes every stage.

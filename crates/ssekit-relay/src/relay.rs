@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::VecDeque;
-
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -146,9 +144,11 @@ impl Relay {
         let events = relayed(self.start(method, headers, body), (self.config.pipeline)());
         // The connection's own task runs the relay as it polls the body: no task and no
         // queue in between, and a client that goes away drops the upstream request with it.
-        let mut body_out = SseBody::from_stream(events.map(|event| {
+        let mut body_out = SseBody::from_stream(events.map(|batch| {
             let mut buf = BytesMut::new();
-            Encoder::new().encode_event(&event, &mut buf);
+            for event in &batch {
+                Encoder::new().encode_event(event, &mut buf);
+            }
             buf.freeze()
         }));
         if let Some(interval) = self.config.keep_alive {
@@ -183,17 +183,19 @@ impl Relay {
                 let events = relayed(start, pipeline);
                 tokio::pin!(events);
                 loop {
-                    let event = tokio::select! {
+                    let batch = tokio::select! {
                         biased;
                         () = cancel.cancelled() => {
                             tracing::debug!("the generation was stopped; dropping the upstream request");
                             return;
                         }
-                        event = events.next() => event,
+                        batch = events.next() => batch,
                     };
-                    let Some(event) = event else { return };
-                    if publish(&hub, &topic, &event).is_err() {
-                        return;
+                    let Some(batch) = batch else { return };
+                    for event in &batch {
+                        if publish(&hub, &topic, event).is_err() {
+                            return;
+                        }
                     }
                 }
             };
@@ -351,84 +353,92 @@ fn refusal<B>(response: &http::Response<B>) -> Option<String> {
     })
 }
 
-/// The events of a relayed request's upstream stream after `pipeline`: an upstream failure
-/// becomes an error event, then the end. Dropping the stream drops the upstream request,
-/// which closes its connection.
-fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Event> + Send {
-    let state = (start, pipeline, VecDeque::new());
-    futures_util::stream::unfold(state, |(mut upstream, mut pipeline, mut out)| async move {
-        loop {
-            if let Some(event) = out.pop_front() {
-                return Some((event, (upstream, pipeline, out)));
-            }
-            upstream = match upstream {
-                Upstream::Start(client, request) => match request {
-                    Ok(request) => {
-                        Upstream::Streaming(client.stream(request, ReconnectPolicy::never()))
+/// The events of a relayed request's upstream stream after `pipeline`, in batches: what one
+/// upstream read brought (directly), or one event (through the client). An upstream failure
+/// becomes an error event, then the end. Dropping the stream drops the upstream request, which
+/// closes its connection.
+fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>> + Send {
+    futures_util::stream::unfold(
+        (start, pipeline),
+        |(mut upstream, mut pipeline)| async move {
+            loop {
+                let mut out = Vec::new();
+                upstream = match upstream {
+                    Upstream::Start(client, request) => match request {
+                        Ok(request) => {
+                            Upstream::Streaming(client.stream(request, ReconnectPolicy::never()))
+                        }
+                        Err(e) => {
+                            out.push(error_event(&format!("the relay is misconfigured: {e}")));
+                            Upstream::Done
+                        }
+                    },
+                    Upstream::Direct(proxy, request) => {
+                        let response = proxy.forward(request).await;
+                        if let Some(why) = refusal(&response) {
+                            out.push(error_event(&format!("upstream: {why}")));
+                            Upstream::Done
+                        } else {
+                            Upstream::Reading(response.into_body(), Decoder::new())
+                        }
                     }
-                    Err(e) => {
-                        out.push_back(error_event(&format!("the relay is misconfigured: {e}")));
-                        Upstream::Done
-                    }
-                },
-                Upstream::Direct(proxy, request) => {
-                    let response = proxy.forward(request).await;
-                    if let Some(why) = refusal(&response) {
-                        out.push_back(error_event(&format!("upstream: {why}")));
-                        Upstream::Done
-                    } else {
-                        Upstream::Reading(response.into_body(), Decoder::new())
-                    }
-                }
-                Upstream::Streaming(mut events) => match events.next().await {
-                    Some(Ok(Item::Event(event))) => {
-                        out.extend(pipeline.push(event).await);
-                        Upstream::Streaming(events)
-                    }
-                    Some(Ok(_)) => Upstream::Streaming(events),
-                    None => {
-                        out.extend(pipeline.finish().await);
-                        Upstream::Done
-                    }
-                    Some(Err(e)) => {
-                        out.extend(pipeline.finish().await);
-                        out.push_back(error_event(&format!("upstream: {e}")));
-                        Upstream::Done
-                    }
-                },
-                Upstream::Reading(mut body, mut decoder) => match decoder.next_frame() {
-                    Ok(Some(Frame::Event(event))) => {
-                        out.extend(pipeline.push(event).await);
-                        Upstream::Reading(body, decoder)
-                    }
-                    Ok(Some(_)) => Upstream::Reading(body, decoder),
-                    Ok(None) => match body.frame().await {
+                    Upstream::Streaming(mut events) => match events.next().await {
+                        Some(Ok(Item::Event(event))) => {
+                            out = pipeline.push(event).await;
+                            Upstream::Streaming(events)
+                        }
+                        Some(Ok(_)) => Upstream::Streaming(events),
+                        None => {
+                            out = pipeline.finish().await;
+                            Upstream::Done
+                        }
+                        Some(Err(e)) => {
+                            out = pipeline.finish().await;
+                            out.push(error_event(&format!("upstream: {e}")));
+                            Upstream::Done
+                        }
+                    },
+                    Upstream::Reading(mut body, mut decoder) => match body.frame().await {
                         Some(Ok(frame)) => {
                             if let Ok(data) = frame.into_data() {
                                 decoder.feed_bytes(data);
                             }
-                            Upstream::Reading(body, decoder)
+                            let mut events = Vec::new();
+                            let failed = loop {
+                                match decoder.next_frame() {
+                                    Ok(Some(Frame::Event(event))) => events.push(event),
+                                    Ok(Some(_)) => {}
+                                    Ok(None) => break None,
+                                    Err(e) => break Some(e),
+                                }
+                            };
+                            out = pipeline.push_all(events).await;
+                            if let Some(e) = failed {
+                                out.extend(pipeline.finish().await);
+                                out.push(error_event(&format!("upstream: {e}")));
+                                Upstream::Done
+                            } else {
+                                Upstream::Reading(body, decoder)
+                            }
                         }
                         None => {
                             // The end: what is left is an unterminated event, dropped.
                             while let Ok(Some(_)) = decoder.finish() {}
-                            out.extend(pipeline.finish().await);
+                            out = pipeline.finish().await;
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out.extend(pipeline.finish().await);
-                            out.push_back(error_event(&format!("upstream: {e}")));
+                            out = pipeline.finish().await;
+                            out.push(error_event(&format!("upstream: {e}")));
                             Upstream::Done
                         }
                     },
-                    Err(e) => {
-                        out.extend(pipeline.finish().await);
-                        out.push_back(error_event(&format!("upstream: {e}")));
-                        Upstream::Done
-                    }
-                },
-                Upstream::Done => return None,
-            };
-        }
-    })
+                    Upstream::Done => return None,
+                };
+                if !out.is_empty() {
+                    return Some((out, (upstream, pipeline)));
+                }
+            }
+        },
+    )
 }

@@ -144,7 +144,7 @@ pub(crate) struct Batcher {
     /// stream to be; it is only ever reached through `&mut`, so it is never locked.)
     stream: std::sync::Mutex<Option<Pin<Box<dyn Stream<Item = Bytes> + Send>>>>,
     /// Items taken but not sent yet.
-    batch: BytesMut,
+    batch: Batch,
     /// How many times in a row the task has yielded to let more items arrive.
     yields: u8,
 }
@@ -167,11 +167,24 @@ impl Batcher {
         while let Some(stream) = slot.as_mut() {
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(bytes)) => {
-                    self.batch.extend_from_slice(&bytes);
                     arrived = true;
+                    self.batch = match self.batch.take() {
+                        // The first item is kept as it is: no copy unless another joins it.
+                        Batch::Empty => Batch::One(bytes),
+                        Batch::One(first) => {
+                            let mut joined = BytesMut::with_capacity(first.len() + bytes.len());
+                            joined.extend_from_slice(&first);
+                            joined.extend_from_slice(&bytes);
+                            Batch::Many(joined)
+                        }
+                        Batch::Many(mut joined) => {
+                            joined.extend_from_slice(&bytes);
+                            Batch::Many(joined)
+                        }
+                    };
                     if self.batch.len() >= COALESCE_LIMIT {
                         self.yields = 0;
-                        return Poll::Ready(Some(self.batch.split().freeze()));
+                        return Poll::Ready(self.batch.take().into_bytes());
                     }
                 }
                 Poll::Ready(None) => *slot = None, // ended: it must not be polled again
@@ -191,7 +204,42 @@ impl Batcher {
             return Poll::Pending;
         }
         self.yields = 0;
-        Poll::Ready(Some(self.batch.split().freeze()))
+        Poll::Ready(self.batch.take().into_bytes())
+    }
+}
+
+/// Items taken from a producer stream and not sent yet.
+#[derive(Default)]
+enum Batch {
+    #[default]
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Batch {
+    fn take(&mut self) -> Batch {
+        std::mem::take(self)
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Batch::Empty)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Batch::Empty => 0,
+            Batch::One(bytes) => bytes.len(),
+            Batch::Many(bytes) => bytes.len(),
+        }
+    }
+
+    fn into_bytes(self) -> Option<Bytes> {
+        match self {
+            Batch::Empty => None,
+            Batch::One(bytes) => Some(bytes),
+            Batch::Many(bytes) => Some(bytes.freeze()),
+        }
     }
 }
 
@@ -223,7 +271,7 @@ impl SseBody {
     pub fn from_stream(stream: impl Stream<Item = Bytes> + Send + 'static) -> Self {
         SseBody::from_source(Source::Stream(Batcher {
             stream: std::sync::Mutex::new(Some(Box::pin(stream))),
-            batch: BytesMut::new(),
+            batch: Batch::Empty,
             yields: 0,
         }))
     }

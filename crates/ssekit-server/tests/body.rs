@@ -95,3 +95,37 @@ async fn dropping_the_body_tells_the_producer_at_once() {
     assert!(sender.is_closed());
     assert!(sender.send(&Event::new("lost")).await.is_err());
 }
+
+#[tokio::test]
+async fn a_stream_body_joins_what_arrives_together_and_ends_with_the_stream() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let mut body = SseBody::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    for data in ["data: a\n\n", "data: b\n\n", "data: c\n\n"] {
+        tx.send(Bytes::from(data)).unwrap();
+    }
+    assert_eq!(
+        next_data(&mut body).await.unwrap(),
+        "data: a\n\ndata: b\n\ndata: c\n\n",
+        "items that are ready together make one frame"
+    );
+    tx.send(Bytes::from("data: d\n\n")).unwrap();
+    assert_eq!(next_data(&mut body).await.unwrap(), "data: d\n\n");
+    drop(tx);
+    assert_eq!(
+        next_data(&mut body).await,
+        None,
+        "the body ends with its stream"
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_stream_body_drops_its_producer() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let body = SseBody::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    assert!(!tx.is_closed());
+    drop(body);
+    assert!(
+        tx.is_closed(),
+        "the producer learns at once that nobody listens"
+    );
+}

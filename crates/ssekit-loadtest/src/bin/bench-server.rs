@@ -3,6 +3,8 @@
 //! `KeepAlive` over a `tokio::sync::broadcast` channel).
 //!
 //! Usage: `bench-server --impl ssekit|axum --addr 127.0.0.1:0 --rate 100 --pad 100`
+//! With `--impl ssekit` it also serves `GET /bulk?events=N&size=BYTES`: N events as fast as the
+//! connection takes them (the hops' bulk throughput bench).
 //! It prints `listening on http://ADDR` on stderr once it accepts connections.
 
 use std::convert::Infallible;
@@ -69,6 +71,30 @@ fn listener(addr: SocketAddr) -> tokio::net::TcpListener {
     socket.listen(1024).unwrap()
 }
 
+/// `GET /bulk?events=N&size=BYTES`: N events of about BYTES bytes of data each, as fast as
+/// the connection takes them (encoded once, in 64 KiB frames), then the end. The source of
+/// the hops' bulk throughput bench.
+fn bulk(events: u64, size: usize) -> ssekit_server::SseBody {
+    let mut one = bytes::BytesMut::new();
+    ssekit_codec::Encoder::new()
+        .encode_event(&ssekit_codec::Event::new("x".repeat(size)), &mut one);
+    let per_frame = (64 * 1024 / one.len()).max(1) as u64;
+    let mut frame = bytes::BytesMut::with_capacity(one.len() * per_frame as usize);
+    for _ in 0..per_frame {
+        frame.extend_from_slice(&one);
+    }
+    let frame = frame.freeze();
+    let mut left = events;
+    ssekit_server::SseBody::from_stream(futures_util::stream::poll_fn(move |_| {
+        if left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = left.min(per_frame);
+        left -= n;
+        std::task::Poll::Ready(Some(frame.slice(..one.len() * n as usize)))
+    }))
+}
+
 async fn ssekit(args: Args) {
     let hub = Hub::new(
         HubConfig::default()
@@ -93,13 +119,24 @@ async fn ssekit(args: Args) {
         let builder = Arc::clone(&builder);
         tokio::spawn(async move {
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                if req.uri().path() == "/bulk" {
+                    let events = ssekit_server::query_param(&req, "events")
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1_000_000);
+                    let size = ssekit_server::query_param(&req, "size")
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(100);
+                    return std::future::ready(Ok::<_, Infallible>(sse_response(bulk(
+                        events, size,
+                    ))));
+                }
                 let last_event_id = ssekit_server::last_event_id(&req);
                 let body = hub
                     .subscribe("tick", last_event_id.as_deref())
                     .expect("subscribe")
                     .into_body();
                 let body = body.with_keep_alive(Duration::from_secs(15));
-                async move { Ok::<_, Infallible>(sse_response(body)) }
+                std::future::ready(Ok::<_, Infallible>(sse_response(body)))
             });
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)

@@ -8,6 +8,8 @@
 //! (within a grace period after it), their latency, and with `--rate` the share delivered.
 //! A stream the server ends early (a hub cuts off a subscriber that fell behind) is resumed
 //! with `Last-Event-ID`, as a browser would, and counted in `resumed`.
+//! With `--bulk true` it instead reads one stream to its end as fast as it comes and reports
+//! events and bytes per second.
 //! Prints one JSON object; with `--server-pid` it includes the server's memory per connection
 //! (RSS before connecting and once all are connected).
 
@@ -60,6 +62,7 @@ struct Args {
     connect_rate: u64,
     server_pid: Option<u32>,
     rate: Option<f64>,
+    bulk: bool,
 }
 
 fn args() -> Args {
@@ -70,6 +73,7 @@ fn args() -> Args {
         connect_rate: 2000,
         server_pid: None,
         rate: None,
+        bulk: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -81,6 +85,7 @@ fn args() -> Args {
             "--connect-rate" => a.connect_rate = v.parse().unwrap(),
             "--server-pid" => a.server_pid = Some(v.parse().unwrap()),
             "--rate" => a.rate = Some(v.parse().unwrap()),
+            "--bulk" => a.bulk = v.parse().unwrap(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -97,7 +102,8 @@ async fn open(url: &hyper::Uri, last_event_id: &str) -> Option<hyper::body::Inco
         .await
         .ok()?;
     tokio::spawn(conn);
-    let mut request = hyper::Request::get(url.path()).header("host", authority);
+    let target = url.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = hyper::Request::get(target).header("host", authority);
     if !last_event_id.is_empty() {
         request = request.header("last-event-id", last_event_id);
     }
@@ -178,12 +184,48 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
+/// `--bulk true`: reads one stream (such as bench-server's `/bulk?events=N&size=BYTES`) to
+/// its end as fast as it comes, and reports the events and bytes per second.
+async fn bulk(url: &hyper::Uri) -> serde_json::Value {
+    let start = Instant::now();
+    let Some(mut body) = open(url, "").await else {
+        return serde_json::json!({ "error": "could not open the stream" });
+    };
+    let mut decoder = Decoder::new();
+    let (mut events, mut bytes) = (0u64, 0u64);
+    while let Some(Ok(frame)) = body.frame().await {
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        bytes += data.len() as u64;
+        decoder.feed_bytes(data);
+        while let Ok(Some(frame)) = decoder.next_frame() {
+            if matches!(frame, Frame::Event(_)) {
+                events += 1;
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    serde_json::json!({
+        "events": events,
+        "bytes": bytes,
+        "seconds": seconds,
+        "events_per_second": (events as f64 / seconds).round(),
+        "mib_per_second": (bytes as f64 / seconds / 1_048_576.0 * 10.0).round() / 10.0,
+    })
+}
+
 fn main() {
     let args = args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    if args.bulk {
+        let url: hyper::Uri = args.url.parse().unwrap();
+        println!("{}", runtime.block_on(bulk(&url)));
+        return;
+    }
     runtime.block_on(async move {
         let url: hyper::Uri = args.url.parse().unwrap();
         let stats = Arc::new(Stats::default());
