@@ -643,9 +643,13 @@ where
         eprintln!("listening on http://{local}");
     }
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // 8 KiB (hyper's least) bounds request heads, and it keeps hyper from growing every
+    // connection's read buffer from 8 to 16 KiB: detecting HTTP/2 hands hyper the first 24
+    // bytes alone, and its next read would otherwise ask for 8 KiB more. Measured with
+    // 19,000 idle SSE connections: 11.9 instead of 16.8 KiB of server memory each.
     builder
         .http1()
-        .max_buf_size(64 * 1024)
+        .max_buf_size(8 * 1024)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
     let builder = Arc::new(builder);

@@ -108,9 +108,11 @@ async fn ssekit(args: Args) {
     }));
     let listener = listener(args.addr);
     eprintln!("listening on http://{}", listener.local_addr().unwrap());
-    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(
-        TokioExecutor::new(),
-    ));
+    // As `ssekit serve` does: an 8 KiB read buffer bound keeps hyper from doubling each
+    // connection's read buffer to 16 KiB after the HTTP/2 detection's first short read.
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(8192);
+    let builder = Arc::new(builder);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
