@@ -2,7 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -285,7 +286,7 @@ pub struct MemoryBackend {
     /// The base of every topic's epoch: new for every hub, so a restarted hub never reuses an
     /// epoch and old ids are recognised as from another epoch.
     epoch_base: u64,
-    topics: Mutex<HashMap<String, Arc<Mutex<Topic>>>>,
+    topics: Mutex<HashMap<String, Arc<TopicCell>>>,
     /// Counts topic creations, so that a topic created again (after `remove_topic`) never
     /// reuses an epoch.
     created: std::sync::atomic::AtomicU64,
@@ -304,23 +305,48 @@ struct Topic {
     /// The replay window: offsets `replay_front..next`, holding `replay_bytes` bytes.
     replay_front: u64,
     replay_bytes: usize,
-    /// One waker slot per subscriber (filled while it waits for an event), and the free slots.
-    wakers: Vec<Option<Waker>>,
+}
+
+/// A topic: its log under a read-write lock (subscribers read it side by side), and the wakers
+/// of the subscribers waiting for an event under a lock of their own.
+struct TopicCell {
+    log: RwLock<Topic>,
+    wakers: Mutex<Wakers>,
+    /// `Topic::next`, readable without a lock: a subscriber that registered its waker checks
+    /// it, so that an event published in between is not missed.
+    published: AtomicU64,
+    closed: AtomicBool,
+    subscribers: AtomicUsize,
+}
+
+/// One waker slot per subscriber (filled while it waits for an event), and the free slots.
+#[derive(Default)]
+struct Wakers {
+    slots: Vec<Option<Waker>>,
     free: Vec<usize>,
-    closed: bool,
+}
+
+impl TopicCell {
+    /// Wakes every subscriber that waits for an event (outside the lock).
+    fn wake_all(&self) {
+        let waiting: Vec<Waker> = lock(&self.wakers)
+            .slots
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for waker in waiting {
+            waker.wake();
+        }
+    }
 }
 
 impl Topic {
-    fn subscribers(&self) -> usize {
-        self.wakers.len() - self.free.len()
-    }
-
     fn at(&self, offset: u64) -> &Bytes {
         &self.log[usize::try_from(offset - self.log_front).expect("log offsets fit in usize")]
     }
 
     /// Appends an event, then shrinks the replay window and the log to their bounds.
-    fn push(&mut self, bytes: Bytes) {
+    fn push(&mut self, bytes: Bytes, subscribers: usize) {
         self.replay_bytes += bytes.len();
         self.log.push_back(bytes);
         self.next += 1;
@@ -331,7 +357,7 @@ impl Topic {
             self.replay_bytes -= self.at(self.replay_front).len();
             self.replay_front += 1;
         }
-        let keep = if self.subscribers() > 0 {
+        let keep = if subscribers > 0 {
             self.config.queue
         } else {
             0
@@ -341,19 +367,11 @@ impl Topic {
             self.log_front += 1;
         }
     }
-
-    /// Wakes every subscriber that waits for an event.
-    fn wake_all(&mut self) {
-        let waiting: Vec<Waker> = self.wakers.iter_mut().filter_map(Option::take).collect();
-        for waker in waiting {
-            waker.wake();
-        }
-    }
 }
 
 /// A subscriber's position in a topic of the in-memory hub.
 pub(crate) struct Cursor {
-    topic: Arc<Mutex<Topic>>,
+    topic: Arc<TopicCell>,
     /// The offset of the next event to deliver.
     next: u64,
     /// How far behind the log's end this subscriber may fall before it is cut off.
@@ -378,54 +396,73 @@ impl Cursor {
         if self.done {
             return Poll::Ready(None);
         }
-        let mut t = lock(&self.topic);
-        if self.stop_at.is_none() && t.next - self.next > self.allowance {
-            tracing::debug!("cutting off a subscriber that fell behind");
-            self.stop_at = Some(self.next + self.allowance);
-        }
-        let end = self.stop_at.map_or(t.next, |stop| stop.min(t.next));
-        if self.next >= end {
-            if self.stop_at.is_some() || t.closed {
-                self.done = true;
-                return Poll::Ready(None);
+        loop {
+            {
+                let t = read(&self.topic.log);
+                if self.stop_at.is_none() && t.next - self.next > self.allowance {
+                    tracing::debug!("cutting off a subscriber that fell behind");
+                    self.stop_at = Some(self.next + self.allowance);
+                }
+                let end = self.stop_at.map_or(t.next, |stop| stop.min(t.next));
+                if self.next < end {
+                    if self.next < t.log_front {
+                        // The events it needs have left the log: it fell too far behind.
+                        self.done = true;
+                        return Poll::Ready(None);
+                    }
+                    // Only reference counts are taken under the lock; the bytes are joined
+                    // after it.
+                    let mut size = 0;
+                    while self.next < end && size < COALESCE_LIMIT {
+                        let bytes = t.at(self.next).clone();
+                        size += bytes.len();
+                        self.scratch.push(bytes);
+                        self.next += 1;
+                    }
+                    drop(t);
+                    if self.scratch.len() == 1 {
+                        return Poll::Ready(self.scratch.pop());
+                    }
+                    let mut joined = BytesMut::with_capacity(size);
+                    for bytes in self.scratch.drain(..) {
+                        joined.extend_from_slice(&bytes);
+                    }
+                    return Poll::Ready(Some(joined.freeze()));
+                }
+                if self.stop_at.is_some() || self.topic.closed.load(Ordering::SeqCst) {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
             }
-            match &mut t.wakers[self.slot] {
+            match &mut lock(&self.topic.wakers).slots[self.slot] {
                 Some(waker) if waker.will_wake(cx.waker()) => {}
                 slot => *slot = Some(cx.waker().clone()),
             }
-            return Poll::Pending;
+            // Published (or closed) between the look and the registration: look again.
+            if self.topic.published.load(Ordering::SeqCst) <= self.next
+                && !self.topic.closed.load(Ordering::SeqCst)
+            {
+                return Poll::Pending;
+            }
         }
-        if self.next < t.log_front {
-            // The events it needs have left the log: it fell too far behind.
-            self.done = true;
-            return Poll::Ready(None);
-        }
-        // Only reference counts are taken under the lock; the bytes are joined after it.
-        let mut size = 0;
-        while self.next < end && size < COALESCE_LIMIT {
-            let bytes = t.at(self.next).clone();
-            size += bytes.len();
-            self.scratch.push(bytes);
-            self.next += 1;
-        }
-        drop(t);
-        if self.scratch.len() == 1 {
-            return Poll::Ready(self.scratch.pop());
-        }
-        let mut joined = BytesMut::with_capacity(size);
-        for bytes in self.scratch.drain(..) {
-            joined.extend_from_slice(&bytes);
-        }
-        Poll::Ready(Some(joined.freeze()))
     }
 }
 
 impl Drop for Cursor {
     fn drop(&mut self) {
-        let mut t = lock(&self.topic);
-        t.wakers[self.slot] = None;
-        t.free.push(self.slot);
+        let mut wakers = lock(&self.topic.wakers);
+        wakers.slots[self.slot] = None;
+        wakers.free.push(self.slot);
+        self.topic.subscribers.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -457,7 +494,7 @@ impl MemoryBackend {
         }
     }
 
-    fn topic(&self, name: &str) -> Result<Arc<Mutex<Topic>>, HubError> {
+    fn topic(&self, name: &str) -> Result<Arc<TopicCell>, HubError> {
         if !is_valid_topic(name) {
             return Err(HubError::new(HubErrorKind::InvalidTopic));
         }
@@ -470,19 +507,22 @@ impl MemoryBackend {
                 .created
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let epoch_value = self.epoch_base.wrapping_add(count);
-            Arc::new(Mutex::new(Topic {
-                config: self.config,
-                epoch: format!("{epoch_value:x}"),
-                epoch_value,
-                next: 1,
-                log: VecDeque::new(),
-                log_front: 1,
-                replay_front: 1,
-                replay_bytes: 0,
-                wakers: Vec::new(),
-                free: Vec::new(),
-                closed: false,
-            }))
+            Arc::new(TopicCell {
+                log: RwLock::new(Topic {
+                    config: self.config,
+                    epoch: format!("{epoch_value:x}"),
+                    epoch_value,
+                    next: 1,
+                    log: VecDeque::new(),
+                    log_front: 1,
+                    replay_front: 1,
+                    replay_bytes: 0,
+                }),
+                wakers: Mutex::new(Wakers::default()),
+                published: AtomicU64::new(1),
+                closed: AtomicBool::new(false),
+                subscribers: AtomicUsize::new(0),
+            })
         });
         Ok(Arc::clone(topic))
     }
@@ -527,8 +567,8 @@ impl Backend for MemoryBackend {
         data: &str,
     ) -> Result<String, HubError> {
         let topic = self.topic(topic)?;
-        let mut t = lock(&topic);
-        if t.closed {
+        let mut t = write(&topic.log);
+        if topic.closed.load(Ordering::SeqCst) {
             return Err(HubError::new(HubErrorKind::Closed));
         }
         let id = format!("{}-{}", t.epoch, t.next);
@@ -540,13 +580,10 @@ impl Backend for MemoryBackend {
         // Encoded once and stored once, in the log every subscriber reads.
         let mut buf = BytesMut::new();
         Encoder::new().encode_event(&event, &mut buf); // reserves the exact length itself
-        t.push(buf.freeze());
-        let waiting: Vec<Waker> = t.wakers.iter_mut().filter_map(Option::take).collect();
+        t.push(buf.freeze(), topic.subscribers.load(Ordering::Relaxed));
+        topic.published.store(t.next, Ordering::SeqCst);
         drop(t);
-        // Woken outside the lock, so that the subscribers can start reading at once.
-        for waker in waiting {
-            waker.wake();
-        }
+        topic.wake_all();
         Ok(id)
     }
 
@@ -562,7 +599,7 @@ impl Backend for MemoryBackend {
             }
         };
         let topic = self.topic(topic)?;
-        let mut t = lock(&topic);
+        let t = read(&topic.log);
         // What to replay: the retained events after the id, or all of them after a signal.
         let mut signal = None;
         let replay_from = match parsed {
@@ -579,17 +616,21 @@ impl Backend for MemoryBackend {
                 }
             }
         };
-        // The position is taken under the same lock as publishing appends: the next event
+        // The position is taken under the lock that publishing appends under: the next event
         // published is the first live one, and none before it comes twice. A closed topic's
         // stream ends after the replay.
-        let slot = if let Some(slot) = t.free.pop() {
-            slot
-        } else {
-            t.wakers.push(None);
-            t.wakers.len() - 1
-        };
         let allowance = self.config.queue as u64 + (t.next - replay_from);
         drop(t);
+        let slot = {
+            let mut wakers = lock(&topic.wakers);
+            if let Some(slot) = wakers.free.pop() {
+                slot
+            } else {
+                wakers.slots.push(None);
+                wakers.slots.len() - 1
+            }
+        };
+        topic.subscribers.fetch_add(1, Ordering::Relaxed);
         Ok(Subscription {
             source: Source::Topic(Cursor {
                 topic,
@@ -609,22 +650,24 @@ impl Backend for MemoryBackend {
     fn close_topic(&self, topic: &str) {
         let existing = lock(&self.topics).get(topic).cloned();
         if let Some(topic) = existing {
-            let mut t = lock(&topic);
-            t.closed = true;
-            t.wake_all();
+            let t = write(&topic.log);
+            topic.closed.store(true, Ordering::SeqCst);
+            drop(t);
+            topic.wake_all();
         }
     }
 
     fn remove_topic(&self, topic: &str) {
         let removed = lock(&self.topics).remove(topic);
         if let Some(topic) = removed {
-            let mut t = lock(&topic);
-            t.closed = true;
+            let mut t = write(&topic.log);
+            topic.closed.store(true, Ordering::SeqCst);
             t.log.clear();
             t.log_front = t.next;
             t.replay_front = t.next;
             t.replay_bytes = 0;
-            t.wake_all();
+            drop(t);
+            topic.wake_all();
         }
     }
 
@@ -637,9 +680,10 @@ impl Backend for MemoryBackend {
             .store(true, std::sync::atomic::Ordering::Release);
         let topics: Vec<_> = lock(&self.topics).values().cloned().collect();
         for topic in topics {
-            let mut t = lock(&topic);
-            t.closed = true;
-            t.wake_all(); // each stream ends after the events it has not read yet
+            let t = write(&topic.log);
+            topic.closed.store(true, Ordering::SeqCst);
+            drop(t);
+            topic.wake_all(); // each stream ends after the events it has not read yet
         }
     }
 }
