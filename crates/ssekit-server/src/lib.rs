@@ -1,13 +1,17 @@
 //! Server-Sent Events over hyper 1.x.
 //!
-//! - [`SseBody`] is an `http_body::Body` that sends each event as its own frame (so it is
-//!   flushed at once), fills idle time with keep-alive comments, and tells the producer when the
-//!   client goes away: dropping the body cancels the [`Sender`]'s token and fails its sends.
+//! - [`SseBody`] is an `http_body::Body` that sends each event as soon as it is there (in a
+//!   frame of its own, so it is flushed at once; events that are already waiting, because the
+//!   client fell behind, go out together in one frame), fills idle time with keep-alive
+//!   comments, and tells the producer when the client goes away: dropping the body cancels the
+//!   [`Sender`]'s token and fails its sends. [`SseBody::from_stream`] instead polls a producer
+//!   stream itself, with no task or queue in between.
 //! - [`sse_response`] adds the headers an event stream needs; [`last_event_id`] reads a
 //!   reconnecting client's id from the header or a `lastEventId` query parameter.
-//! - [`Hub`] holds topics: publishing encodes an event once and shares the bytes with every
-//!   subscriber; a bounded replay buffer lets a client resume with `Last-Event-ID` and miss
-//!   nothing; a subscriber that falls behind is cut off instead of slowing the others.
+//! - [`Hub`] holds topics: publishing encodes an event once and stores it once, in a log every
+//!   subscriber reads from its own position; a bounded replay window lets a client resume with
+//!   `Last-Event-ID` and miss nothing; a subscriber that falls behind is cut off instead of
+//!   slowing the others.
 //!
 //! This crate does not open sockets: serve its responses with hyper (or anything that takes an
 //! `http_body::Body`). The `ssekit serve` command is a complete server built on it.
