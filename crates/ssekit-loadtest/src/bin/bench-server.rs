@@ -2,7 +2,9 @@
 //! either ssekit's hub (`--impl ssekit`) or the idiomatic axum peer (`--impl axum`: `Sse` +
 //! `KeepAlive` over a `tokio::sync::broadcast` channel).
 //!
-//! Usage: `bench-server --impl ssekit|axum --addr 127.0.0.1:0 --rate 100 --pad 100`
+//! Usage: `bench-server --impl ssekit|axum|bare --addr 127.0.0.1:0 --rate 100 --pad 100`
+//! (`bare`: hyper alone with a body that never has an event, the floor of memory per
+//! connection).
 //! With `--impl ssekit` it also serves `GET /bulk?events=N&size=BYTES`: N events as fast as the
 //! connection takes them (the hops' bulk throughput bench).
 //! It prints `listening on http://ADDR` on stderr once it accepts connections.
@@ -147,6 +149,35 @@ async fn ssekit(args: Args) {
     }
 }
 
+/// `--impl bare`: hyper alone, served as the ssekit server is, with an `SseBody` (keep-alive
+/// included) that never has an event: the floor of memory per connection under hyper, for
+/// comparison with the hub's figures.
+async fn bare(args: Args) {
+    let listener = listener(args.addr);
+    eprintln!("listening on http://{}", listener.local_addr().unwrap());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(8192);
+    let builder = Arc::new(builder);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let builder = Arc::clone(&builder);
+        tokio::spawn(async move {
+            let service = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                let body = ssekit_server::SseBody::from_stream(futures_util::stream::pending::<
+                    bytes::Bytes,
+                >())
+                .with_keep_alive(Duration::from_secs(15));
+                std::future::ready(Ok::<_, Infallible>(sse_response(body)))
+            });
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 async fn axum_peer(args: Args) {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use axum::routing::get;
@@ -192,7 +223,8 @@ fn main() {
         match args.implementation.as_str() {
             "ssekit" => ssekit(args).await,
             "axum" => axum_peer(args).await,
-            other => panic!("--impl ssekit|axum, not {other}"),
+            "bare" => bare(args).await,
+            other => panic!("--impl ssekit|axum|bare, not {other}"),
         }
     });
 }
