@@ -4,10 +4,11 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::task::AtomicWaker;
 use ssekit_codec::{Encoder, Event, EventId, EventType};
 use tokio::sync::mpsc;
 
@@ -307,8 +308,8 @@ struct Topic {
     replay_bytes: usize,
 }
 
-/// A topic: its log under a read-write lock (subscribers read it side by side), and the wakers
-/// of the subscribers waiting for an event under a lock of their own.
+/// A topic: its log under a read-write lock (subscribers read it side by side), and one waker
+/// per subscriber that it registers without a lock.
 struct TopicCell {
     log: RwLock<Topic>,
     wakers: Mutex<Wakers>,
@@ -319,22 +320,18 @@ struct TopicCell {
     subscribers: AtomicUsize,
 }
 
-/// One waker slot per subscriber (filled while it waits for an event), and the free slots.
+/// The subscribers' wakers (a slot each; the lock is taken to subscribe, to leave and to wake
+/// everyone, never by a subscriber waiting for an event), and the free slots.
 #[derive(Default)]
 struct Wakers {
-    slots: Vec<Option<Waker>>,
+    slots: Vec<Option<Arc<AtomicWaker>>>,
     free: Vec<usize>,
 }
 
 impl TopicCell {
-    /// Wakes every subscriber that waits for an event (outside the lock).
+    /// Wakes every subscriber that waits for an event.
     fn wake_all(&self) {
-        let waiting: Vec<Waker> = lock(&self.wakers)
-            .slots
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        for waker in waiting {
+        for waker in lock(&self.wakers).slots.iter().flatten() {
             waker.wake();
         }
     }
@@ -379,6 +376,7 @@ pub(crate) struct Cursor {
     /// Once cut off: the offset where its stream ends.
     stop_at: Option<u64>,
     slot: usize,
+    waker: Arc<AtomicWaker>,
     /// The history-lost signal, sent first.
     signal: Option<Bytes>,
     done: bool,
@@ -434,10 +432,7 @@ impl Cursor {
                     return Poll::Ready(None);
                 }
             }
-            match &mut lock(&self.topic.wakers).slots[self.slot] {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                slot => *slot = Some(cx.waker().clone()),
-            }
+            self.waker.register(cx.waker());
             // Published (or closed) between the look and the registration: look again.
             if self.topic.published.load(Ordering::SeqCst) <= self.next
                 && !self.topic.closed.load(Ordering::SeqCst)
@@ -621,14 +616,15 @@ impl Backend for MemoryBackend {
         // stream ends after the replay.
         let allowance = self.config.queue as u64 + (t.next - replay_from);
         drop(t);
+        let waker = Arc::new(AtomicWaker::new());
         let slot = {
             let mut wakers = lock(&topic.wakers);
-            if let Some(slot) = wakers.free.pop() {
-                slot
-            } else {
+            let slot = wakers.free.pop().unwrap_or_else(|| {
                 wakers.slots.push(None);
                 wakers.slots.len() - 1
-            }
+            });
+            wakers.slots[slot] = Some(Arc::clone(&waker));
+            slot
         };
         topic.subscribers.fetch_add(1, Ordering::Relaxed);
         Ok(Subscription {
@@ -638,6 +634,7 @@ impl Backend for MemoryBackend {
                 allowance,
                 stop_at: None,
                 slot,
+                waker,
                 signal: signal
                     .zip(last_event_id)
                     .map(|(reason, id)| history_lost(id, reason)),
