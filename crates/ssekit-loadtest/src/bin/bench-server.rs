@@ -108,10 +108,38 @@ async fn ssekit(args: Args) {
     tokio::spawn(ticker(args.rate, move || {
         let _ = publisher.publish("tick", None, &payload(pad));
     }));
-    let listener = listener(args.addr);
+    serve(args.addr, move |req| {
+        if req.uri().path() == "/bulk" {
+            let events = ssekit_server::query_param(req, "events")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1_000_000);
+            let size = ssekit_server::query_param(req, "size")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100);
+            return bulk(events, size);
+        }
+        let last_event_id = ssekit_server::last_event_id(req);
+        hub.subscribe("tick", last_event_id.as_deref())
+            .expect("subscribe")
+            .into_body()
+            .with_keep_alive(Duration::from_secs(15))
+    })
+    .await;
+}
+
+/// Serves SSE bodies made by `body` as `ssekit serve` serves: HTTP/1.1 and h2c on one port,
+/// with hyper's read buffer bound at 8 KiB (which keeps hyper from doubling each connection's
+/// read buffer to 16 KiB after the HTTP/2 detection's first short read).
+async fn serve<F>(addr: SocketAddr, body: F)
+where
+    F: Fn(&hyper::Request<hyper::body::Incoming>) -> ssekit_server::SseBody
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    let listener = listener(addr);
     eprintln!("listening on http://{}", listener.local_addr().unwrap());
-    // As `ssekit serve` does: an 8 KiB read buffer bound keeps hyper from doubling each
-    // connection's read buffer to 16 KiB after the HTTP/2 detection's first short read.
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder.http1().max_buf_size(8192);
     let builder = Arc::new(builder);
@@ -119,28 +147,11 @@ async fn ssekit(args: Args) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let hub = hub.clone();
         let builder = Arc::clone(&builder);
+        let body = body.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                if req.uri().path() == "/bulk" {
-                    let events = ssekit_server::query_param(&req, "events")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1_000_000);
-                    let size = ssekit_server::query_param(&req, "size")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(100);
-                    return std::future::ready(Ok::<_, Infallible>(sse_response(bulk(
-                        events, size,
-                    ))));
-                }
-                let last_event_id = ssekit_server::last_event_id(&req);
-                let body = hub
-                    .subscribe("tick", last_event_id.as_deref())
-                    .expect("subscribe")
-                    .into_body();
-                let body = body.with_keep_alive(Duration::from_secs(15));
-                std::future::ready(Ok::<_, Infallible>(sse_response(body)))
+                std::future::ready(Ok::<_, Infallible>(sse_response(body(&req))))
             });
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
@@ -153,29 +164,11 @@ async fn ssekit(args: Args) {
 /// included) that never has an event: the floor of memory per connection under hyper, for
 /// comparison with the hub's figures.
 async fn bare(args: Args) {
-    let listener = listener(args.addr);
-    eprintln!("listening on http://{}", listener.local_addr().unwrap());
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(8192);
-    let builder = Arc::new(builder);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let builder = Arc::clone(&builder);
-        tokio::spawn(async move {
-            let service = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-                let body = ssekit_server::SseBody::from_stream(futures_util::stream::pending::<
-                    bytes::Bytes,
-                >())
-                .with_keep_alive(Duration::from_secs(15));
-                std::future::ready(Ok::<_, Infallible>(sse_response(body)))
-            });
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    serve(args.addr, |_| {
+        ssekit_server::SseBody::from_stream(futures_util::stream::pending::<bytes::Bytes>())
+            .with_keep_alive(Duration::from_secs(15))
+    })
+    .await;
 }
 
 async fn axum_peer(args: Args) {
