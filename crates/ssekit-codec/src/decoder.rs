@@ -10,7 +10,9 @@
 //! one-line `data:` event is dispatched without the data buffer, and the body of a long
 //! multi-line event is taken by a tight loop ([`Decoder::data_lines`]). A small chunk that
 //! continues a split line is joined to the line's start in [`Decoder::feed_bytes`], so that
-//! a trickle of small chunks stays on the fast path too.
+//! a trickle of small chunks stays on the fast path too; but a split `data:` line in the body
+//! of a multi-line event goes, piece by piece, straight into the data buffer
+//! ([`Decoder::data_tail`]), so that its bytes are copied once.
 
 use bytes::{Bytes, BytesMut};
 
@@ -108,6 +110,9 @@ impl Slow {
     const DISCARDING_LINE: Slow = Slow(4);
     /// The rest of an event that exceeded a limit is being skipped, up to the next blank line.
     const DISCARDING_EVENT: Slow = Slow(8);
+    /// A `data:` line split across chunks is being appended straight to the data buffer (see
+    /// [`Decoder::data_tail`]).
+    const DATA_TAIL: Slow = Slow(16);
 
     fn is_empty(self) -> bool {
         self.0 == 0
@@ -362,6 +367,10 @@ pub struct Decoder {
     /// The last line searched was longer than [`SHORT_LINE`]: search the next with `memchr2`
     /// straight away. Only a guess, to pick the faster search.
     long_lines: bool,
+    /// While [`Slow::DATA_TAIL`] is set: the length of the split `data:` line so far, and of
+    /// its prefix (`data:` or `data: `), whose value so far ends the data buffer.
+    tail_len: usize,
+    tail_prefix: usize,
 
     builder: Builder,
 }
@@ -451,6 +460,8 @@ impl Decoder {
             partial: BytesMut::new(),
             slow: Slow::NOT_STARTED,
             long_lines: false,
+            tail_len: 0,
+            tail_prefix: 0,
             builder: Builder::new(),
         }
     }
@@ -686,6 +697,16 @@ impl Decoder {
     fn next<const TEXT: bool>(&mut self) -> Result<Option<Step>, DecodeError> {
         loop {
             if !self.slow.is_empty() || !self.partial.is_empty() {
+                if self.slow.contains(Slow::DATA_TAIL) {
+                    if self.pos >= self.chunk.len() {
+                        return Ok(None);
+                    }
+                    if TEXT {
+                        self.validate();
+                    }
+                    self.data_tail();
+                    continue;
+                }
                 let Some(line) = self.next_line(TEXT)? else {
                     return Ok(None);
                 };
@@ -751,8 +772,9 @@ impl Decoder {
     /// Takes a run of `data:` lines that end in LF inside the chunk, adding to data that
     /// already has several lines, in a tight loop: the body of a long multi-line event. Stops
     /// at anything else or anything doubtful (a CR, a limit about to be exceeded), which the
-    /// caller then handles. At the end of the chunk it carries the line over. Returns whether
-    /// it moved on.
+    /// caller then handles. A line that the chunk ends inside goes on into the data buffer
+    /// ([`Slow::DATA_TAIL`]) or, when that cannot be done, is carried over. Returns whether it
+    /// moved on.
     #[inline(never)]
     fn data_lines(&mut self) -> Result<bool, DecodeError> {
         let DataBuf::Many(joined) = &mut self.builder.data else {
@@ -764,6 +786,26 @@ impl Decoder {
                 break;
             }
             let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+                // The chunk ends inside this line. Once its value has begun (the byte after
+                // the colon is known), it goes straight into the data buffer, within limits.
+                if let Some(&after_colon) = rest.get(5) {
+                    let value_start = if after_colon == b' ' { 6 } else { 5 };
+                    let value = &rest[value_start..];
+                    if rest.len() <= self.limits.max_line_length()
+                        && joined.len() + 1 + value.len() <= self.limits.max_event_size()
+                    {
+                        joined.reserve(1 + value.len());
+                        joined.extend_from_slice(b"\n");
+                        joined.extend_from_slice(value);
+                        self.builder.data_utf8 &=
+                            self.validated && self.chunk.len() <= self.valid_until;
+                        self.tail_len = rest.len();
+                        self.tail_prefix = value_start;
+                        self.pos = self.chunk.len();
+                        self.slow.insert(Slow::DATA_TAIL);
+                        return Ok(true);
+                    }
+                }
                 self.carry_over()?;
                 return Ok(true);
             };
@@ -783,6 +825,43 @@ impl Decoder {
             self.pos = line_end + 1;
         }
         Ok(self.pos != start_pos)
+    }
+
+    /// Continues a split `data:` line whose start is already at the end of the data buffer
+    /// ([`Slow::DATA_TAIL`]) with the chunk's bytes up to the line's end, if the line stays
+    /// within the limits. Otherwise the line's start is moved back to `partial`, as if it had
+    /// been carried over, and the general path takes it from there.
+    #[inline(never)]
+    fn data_tail(&mut self) {
+        let DataBuf::Many(joined) = &mut self.builder.data else {
+            // Not reached: the state is only set with data of several lines.
+            self.slow.remove(Slow::DATA_TAIL);
+            return;
+        };
+        let rest = &self.chunk[self.pos..];
+        let found = memchr::memchr2(b'\r', b'\n', rest);
+        let piece = found.unwrap_or(rest.len());
+        if self.tail_len + piece > self.limits.max_line_length()
+            || joined.len() + piece > self.limits.max_event_size()
+        {
+            let value_start = joined.len() - (self.tail_len - self.tail_prefix);
+            self.partial
+                .extend_from_slice(&b"data: "[..self.tail_prefix]);
+            self.partial.extend_from_slice(&joined[value_start..]);
+            joined.truncate(value_start - 1);
+            self.slow.remove(Slow::DATA_TAIL);
+            return;
+        }
+        joined.extend_from_slice(&rest[..piece]);
+        let end = self.pos + piece;
+        self.builder.data_utf8 &= self.validated && end <= self.valid_until;
+        self.tail_len += piece;
+        if found.is_some() {
+            self.slow.remove(Slow::DATA_TAIL);
+            self.end_line(end);
+        } else {
+            self.pos = end;
+        }
     }
 
     /// Dispatches at once the line `chunk[start..end]` (ended by an LF at `end`) if it is a
@@ -820,7 +899,12 @@ impl Decoder {
         if !self.long_lines {
             while searched < SHORT_LINE {
                 let Some(word) = rest[searched..].first_chunk::<8>() else {
-                    break;
+                    // The chunk ends within a word: its last bytes one by one. (A line that
+                    // the chunk ends inside says nothing of how long lines are.)
+                    let tail = rest[searched..]
+                        .iter()
+                        .position(|&b| b == b'\r' || b == b'\n');
+                    return tail.map(|i| from + searched + i);
                 };
                 let breaks = line_breaks(u64::from_le_bytes(*word));
                 if breaks != 0 {

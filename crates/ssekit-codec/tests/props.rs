@@ -108,6 +108,24 @@ proptest! {
         prop_assert_eq!(whole, chunked);
     }
 
+    /// Events of many `data:` lines, whose split lines go straight into the data buffer,
+    /// in chunks of every small size and under limits the split lines may exceed.
+    #[test]
+    fn split_data_lines_agree_with_the_oracle(
+        lines in prop::collection::vec(("data:|data: |data:  |id: 7|: c", "[a-z\u{e9}]{0,24}", "\n|\r|\r\n|\n\n|\r\n\r\n"), 0..24),
+        size in 1usize..40,
+        line in prop_oneof![Just(usize::MAX), 8usize..40],
+        event in prop_oneof![Just(usize::MAX), 8usize..120],
+    ) {
+        let input: Vec<u8> = lines.iter().flat_map(|(p, v, e)| [p, v, e]).flat_map(|s| s.bytes()).collect();
+        let limits = Limits::default().with_max_line_length(line).with_max_event_size(event);
+        let whole = decode_chunks(limits, true, [&input[..]]);
+        prop_assert_eq!(&whole, &decode_chunks(limits, true, input.chunks(size)));
+        if line == usize::MAX && event == usize::MAX {
+            prop_assert_eq!(whole, crate::oracle::decode(&input, true));
+        }
+    }
+
     #[test]
     fn byte_by_byte_agrees_with_the_oracle(input in sse_bytes(), comments: bool) {
         let fast = decode_chunks(Limits::default(), comments, input.chunks(1));
