@@ -321,6 +321,13 @@ fn publish(hub: &Hub, topic: &str, event: &Event) -> Result<String, ssekit_serve
     hub.publish(topic, event_type.as_ref(), event.data())
 }
 
+/// After an upstream failure: `out`, then what the pipeline still holds, then an error event.
+async fn failed(pipeline: &mut Pipeline, mut out: Vec<Event>, why: &str) -> Vec<Event> {
+    out.extend(pipeline.finish().await);
+    out.push(error_event(&format!("upstream: {why}")));
+    out
+}
+
 /// Where a relayed stream is.
 enum Upstream {
     /// Not requested yet, through the client.
@@ -393,8 +400,7 @@ fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out = pipeline.finish().await;
-                            out.push(error_event(&format!("upstream: {e}")));
+                            out = failed(&mut pipeline, Vec::new(), &e.to_string()).await;
                             Upstream::Done
                         }
                     },
@@ -404,7 +410,7 @@ fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>
                                 decoder.feed_bytes(data);
                             }
                             let mut events = Vec::new();
-                            let failed = loop {
+                            let failed_at = loop {
                                 match decoder.next_frame() {
                                     Ok(Some(Frame::Event(event))) => events.push(event),
                                     Ok(Some(_)) => {}
@@ -413,23 +419,28 @@ fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>
                                 }
                             };
                             out = pipeline.push_all(events).await;
-                            if let Some(e) = failed {
-                                out.extend(pipeline.finish().await);
-                                out.push(error_event(&format!("upstream: {e}")));
+                            if let Some(e) = failed_at {
+                                out = failed(&mut pipeline, out, &e.to_string()).await;
                                 Upstream::Done
                             } else {
                                 Upstream::Reading(body, decoder)
                             }
                         }
                         None => {
-                            // The end: what is left is an unterminated event, dropped.
-                            while let Ok(Some(_)) = decoder.finish() {}
-                            out = pipeline.finish().await;
+                            // The end: the decoder drops an unterminated event, and hands on
+                            // whatever else the end of the stream completes.
+                            let mut events = Vec::new();
+                            while let Ok(Some(frame)) = decoder.finish() {
+                                if let Frame::Event(event) = frame {
+                                    events.push(event);
+                                }
+                            }
+                            out = pipeline.push_all(events).await;
+                            out.extend(pipeline.finish().await);
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out = pipeline.finish().await;
-                            out.push(error_event(&format!("upstream: {e}")));
+                            out = failed(&mut pipeline, Vec::new(), &e.to_string()).await;
                             Upstream::Done
                         }
                     },

@@ -15,6 +15,7 @@ use ssekit_codec::{Decoder, Frame};
 use ssekit_relay::{Pipeline, Proxy, Relay, RelayConfig};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::proxy::Raw;
 use crate::upstream::{start, Upstream};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -50,8 +51,12 @@ where
 }
 
 async fn relay_front(upstream: &Upstream, pipeline: Pipeline) -> SocketAddr {
+    relay_to(upstream.addr, pipeline).await
+}
+
+async fn relay_to(upstream: SocketAddr, pipeline: Pipeline) -> SocketAddr {
     let pipeline = Arc::new(std::sync::Mutex::new(Some(pipeline)));
-    let config = RelayConfig::new(format!("http://{}/v1/stream", upstream.addr))
+    let config = RelayConfig::new(format!("http://{upstream}/v1/stream"))
         .upstream_header(
             http::HeaderName::from_static("x-api-key"),
             http::HeaderValue::from_static("upstream-key"),
@@ -225,6 +230,36 @@ async fn an_upstream_failure_becomes_an_error_event_and_a_clean_end() {
         event.data()
     );
     assert!(next_event(&mut body, &mut decoder).await.is_none());
+}
+
+#[tokio::test]
+async fn an_upstream_cut_off_mid_stream_gives_the_events_so_far_then_an_error_event() {
+    let mut upstream = Raw::start().await;
+    let addr = relay_to(upstream.addr, Pipeline::new()).await;
+    let answer = tokio::spawn(async move {
+        // Two whole events, the start of a third, and no last chunk: a cut connection.
+        upstream
+            .answer(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                  transfer-encoding: chunked\r\n\r\n\
+                  1e\r\ndata: one\n\ndata: two\n\ndata: th\r\n",
+            )
+            .await
+    });
+    let mut body = request(addr, "GET", "/", &[], "").await.into_body();
+    let mut decoder = Decoder::new();
+    let mut got = Vec::new();
+    while let Some(event) = next_event(&mut body, &mut decoder).await {
+        got.push((event.event_type().to_owned(), event.data().to_owned()));
+    }
+    answer.await.unwrap();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0], ("message".to_owned(), "one".to_owned()));
+    assert_eq!(got[1], ("message".to_owned(), "two".to_owned()));
+    assert_eq!(
+        got[2].0, "error",
+        "the cut is reported, not passed off as an end"
+    );
 }
 
 #[tokio::test]

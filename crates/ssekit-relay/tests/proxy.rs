@@ -21,13 +21,13 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// An upstream that hands each accepted connection to the test.
-struct Raw {
-    addr: SocketAddr,
+pub(crate) struct Raw {
+    pub(crate) addr: SocketAddr,
     conns: mpsc::UnboundedReceiver<TcpStream>,
 }
 
 impl Raw {
-    async fn start() -> Raw {
+    pub(crate) async fn start() -> Raw {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, conns) = mpsc::unbounded_channel();
@@ -64,7 +64,7 @@ impl Raw {
     }
 
     /// Accepts the next request and answers with `response`, written in one go, then closes.
-    async fn answer(&mut self, response: &[u8]) -> String {
+    pub(crate) async fn answer(&mut self, response: &[u8]) -> String {
         let (mut stream, head, _) = self.accept().await;
         stream.write_all(response).await.unwrap();
         head
