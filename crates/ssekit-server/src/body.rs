@@ -168,20 +168,7 @@ impl Batcher {
             match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(bytes)) => {
                     arrived = true;
-                    self.batch = match self.batch.take() {
-                        // The first item is kept as it is: no copy unless another joins it.
-                        Batch::Empty => Batch::One(bytes),
-                        Batch::One(first) => {
-                            let mut joined = BytesMut::with_capacity(first.len() + bytes.len());
-                            joined.extend_from_slice(&first);
-                            joined.extend_from_slice(&bytes);
-                            Batch::Many(joined)
-                        }
-                        Batch::Many(mut joined) => {
-                            joined.extend_from_slice(&bytes);
-                            Batch::Many(joined)
-                        }
-                    };
+                    self.batch.push(bytes);
                     if self.batch.len() >= COALESCE_LIMIT {
                         self.yields = 0;
                         return Poll::Ready(self.batch.take().into_bytes());
@@ -208,9 +195,10 @@ impl Batcher {
     }
 }
 
-/// Items taken from a producer stream and not sent yet.
+/// Encoded events joined into one frame. One item is kept as it is; the bytes are copied only
+/// when a second joins it.
 #[derive(Default)]
-enum Batch {
+pub(crate) enum Batch {
     #[default]
     Empty,
     One(Bytes),
@@ -218,6 +206,32 @@ enum Batch {
 }
 
 impl Batch {
+    /// A batch that will hold `count` items of `size` bytes in all: with room for them all up
+    /// front when there are several.
+    pub(crate) fn for_items(count: usize, size: usize) -> Batch {
+        if count > 1 {
+            Batch::Many(BytesMut::with_capacity(size))
+        } else {
+            Batch::Empty
+        }
+    }
+
+    pub(crate) fn push(&mut self, bytes: Bytes) {
+        *self = match self.take() {
+            Batch::Empty => Batch::One(bytes),
+            Batch::One(first) => {
+                let mut joined = BytesMut::with_capacity(first.len() + bytes.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&bytes);
+                Batch::Many(joined)
+            }
+            Batch::Many(mut joined) => {
+                joined.extend_from_slice(&bytes);
+                Batch::Many(joined)
+            }
+        };
+    }
+
     fn take(&mut self) -> Batch {
         std::mem::take(self)
     }
@@ -234,7 +248,7 @@ impl Batch {
         }
     }
 
-    fn into_bytes(self) -> Option<Bytes> {
+    pub(crate) fn into_bytes(self) -> Option<Bytes> {
         match self {
             Batch::Empty => None,
             Batch::One(bytes) => Some(bytes),
@@ -336,18 +350,14 @@ pub(crate) const COALESCE_LIMIT: usize = 64 * 1024;
 /// one frame: a client that fell behind catches up with one write instead of one per event.
 /// Nothing waits for more events: when none are queued, `first` goes out alone, at once.
 fn coalesce(first: Bytes, rx: &mut mpsc::Receiver<Bytes>) -> Bytes {
-    if rx.is_empty() || first.len() >= COALESCE_LIMIT {
-        return first;
-    }
-    let mut joined = BytesMut::with_capacity(COALESCE_LIMIT.min(first.len() * (rx.len() + 1)));
-    joined.extend_from_slice(&first);
-    while joined.len() < COALESCE_LIMIT {
+    let mut batch = Batch::One(first);
+    while batch.len() < COALESCE_LIMIT {
         match rx.try_recv() {
-            Ok(next) => joined.extend_from_slice(&next),
+            Ok(next) => batch.push(next),
             Err(_) => break,
         }
     }
-    joined.freeze()
+    batch.into_bytes().unwrap_or_default()
 }
 
 impl Body for SseBody {

@@ -12,7 +12,7 @@ use futures_util::task::AtomicWaker;
 use ssekit_codec::{Encoder, Event, EventId, EventType};
 use tokio::sync::mpsc;
 
-use crate::body::{Source, SseBody, COALESCE_LIMIT};
+use crate::body::{Batch, Source, SseBody, COALESCE_LIMIT};
 
 /// The event type of the signal a subscriber receives when the hub cannot replay everything
 /// after its `Last-Event-ID`: the id is from another epoch (the hub restarted and its history
@@ -418,14 +418,11 @@ impl Cursor {
                         self.next += 1;
                     }
                     drop(t);
-                    if self.scratch.len() == 1 {
-                        return Poll::Ready(self.scratch.pop());
-                    }
-                    let mut joined = BytesMut::with_capacity(size);
+                    let mut batch = Batch::for_items(self.scratch.len(), size);
                     for bytes in self.scratch.drain(..) {
-                        joined.extend_from_slice(&bytes);
+                        batch.push(bytes);
                     }
-                    return Poll::Ready(Some(joined.freeze()));
+                    return Poll::Ready(batch.into_bytes());
                 }
                 if self.stop_at.is_some() || self.topic.closed.load(Ordering::SeqCst) {
                     self.done = true;
