@@ -217,19 +217,16 @@ impl Batch {
     }
 
     pub(crate) fn push(&mut self, bytes: Bytes) {
-        *self = match self.take() {
-            Batch::Empty => Batch::One(bytes),
+        match self {
+            Batch::Many(joined) => joined.extend_from_slice(&bytes),
+            Batch::Empty => *self = Batch::One(bytes),
             Batch::One(first) => {
                 let mut joined = BytesMut::with_capacity(first.len() + bytes.len());
-                joined.extend_from_slice(&first);
+                joined.extend_from_slice(first);
                 joined.extend_from_slice(&bytes);
-                Batch::Many(joined)
+                *self = Batch::Many(joined);
             }
-            Batch::Many(mut joined) => {
-                joined.extend_from_slice(&bytes);
-                Batch::Many(joined)
-            }
-        };
+        }
     }
 
     fn take(&mut self) -> Batch {
