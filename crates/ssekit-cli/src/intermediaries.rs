@@ -67,7 +67,7 @@ pub(crate) fn relay(args: &RelayArgs) -> Result<(), Failure> {
         let listener = listen(args.listen)?;
         accept_loop(
             listener,
-            move |request: http::Request<hyper::body::Incoming>| {
+            move |request: http::Request<ssekit_server::RequestBody>| {
                 let relay = Arc::clone(&relay);
                 async move {
                     let (parts, body) = request.into_parts();
@@ -79,6 +79,7 @@ pub(crate) fn relay(args: &RelayArgs) -> Result<(), Failure> {
                     }
                 }
             },
+            || {},
         )
         .await;
         Ok(())
@@ -90,13 +91,17 @@ pub(crate) fn proxy(args: &ProxyArgs) -> Result<(), Failure> {
         Arc::new(Proxy::new(&args.upstream).map_err(|e| Failure::Input(format!("proxy: {e}")))?);
     runtime()?.block_on(async move {
         let listener = listen(args.listen)?;
-        accept_loop(listener, move |request| {
-            let proxy = Arc::clone(&proxy);
-            async move {
-                let (parts, body) = proxy.forward(request).await.into_parts();
-                http::Response::from_parts(parts, ProxyStream(body).boxed())
-            }
-        })
+        accept_loop(
+            listener,
+            move |request| {
+                let proxy = Arc::clone(&proxy);
+                async move {
+                    let (parts, body) = proxy.forward(request).await.into_parts();
+                    http::Response::from_parts(parts, ProxyStream(body).boxed())
+                }
+            },
+            || {},
+        )
         .await;
         Ok(())
     })

@@ -13,8 +13,14 @@
 //!   `Last-Event-ID` and miss nothing; a subscriber that falls behind is cut off instead of
 //!   slowing the others.
 //!
-//! This crate does not open sockets: serve its responses with hyper (or anything that takes an
-//! `http_body::Body`). The `ssekit serve` command is a complete server built on it.
+//! - [`Server`] is an accept loop for all of this: HTTP/1.1 and h2c on one port, graceful
+//!   shutdown, and a direct path for plain `GET`s that keeps about a quarter of hyper's memory
+//!   per idle connection (an event stream's connection mostly waits); everything else is
+//!   served by hyper.
+//!
+//! The responses are ordinary `http_body::Body`s: serve them with [`Server`], with hyper's own
+//! connection builders, or with axum. The `ssekit serve` command is a complete server built on
+//! this crate.
 //!
 //! # Example
 //!
@@ -67,6 +73,7 @@ mod axum_response;
 mod body;
 mod hub;
 mod response;
+mod server;
 
 pub use body::{channel, Disconnected, Sender, SseBody};
 pub use hub::{
@@ -74,4 +81,5 @@ pub use hub::{
     HISTORY_LOST,
 };
 pub use response::{last_event_id, query_param, sse_response, CONTENT_TYPE_EVENT_STREAM};
+pub use server::{RequestBody, Server};
 pub use ssekit_codec::{Comment, Event, EventId, EventType, Frame};

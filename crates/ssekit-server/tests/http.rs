@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use ssekit_codec::{Decoder, Frame};
+use ssekit_codec::Decoder;
+
+use crate::next_event;
 use ssekit_server::{channel, sse_response, Event, Sender};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -60,21 +62,6 @@ async fn get(addr: SocketAddr) -> (Response, tokio::task::JoinHandle<()>) {
         .body(Empty::<Bytes>::new())
         .unwrap();
     (send.send_request(request).await.unwrap(), conn)
-}
-
-async fn next_event(body: &mut hyper::body::Incoming, decoder: &mut Decoder) -> Option<Event> {
-    loop {
-        if let Some(Frame::Event(e)) = decoder.next_frame().unwrap() {
-            return Some(e);
-        }
-        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
-            .await
-            .ok()??
-            .ok()?;
-        if let Ok(data) = frame.into_data() {
-            decoder.feed(&data);
-        }
-    }
 }
 
 #[tokio::test]

@@ -2,20 +2,18 @@
 //! either ssekit's hub (`--impl ssekit`) or the idiomatic axum peer (`--impl axum`: `Sse` +
 //! `KeepAlive` over a `tokio::sync::broadcast` channel).
 //!
-//! Usage: `bench-server --impl ssekit|axum|bare --addr 127.0.0.1:0 --rate 100 --pad 100`
-//! (`bare`: hyper alone with a body that never has an event, the floor of memory per
-//! connection).
+//! Usage: `bench-server --impl ssekit|ssekit-hyper|axum|bare|bare-direct --addr 127.0.0.1:0
+//! --rate 100 --pad 100`. `ssekit` serves plain `GET`s on ssekit-server's direct HTTP/1.1
+//! path, `ssekit-hyper` the same hub through hyper; `bare` (hyper) and `bare-direct` (the
+//! direct path) serve a body that never has an event: the floor of memory per connection.
 //! With `--impl ssekit` it also serves `GET /bulk?events=N&size=BYTES`: N events as fast as the
 //! connection takes them (the hops' bulk throughput bench).
 //! It prints `listening on http://ADDR` on stderr once it accepts connections.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use ssekit_loadtest::payload;
 use ssekit_server::{sse_response, Hub, HubConfig};
 use tokio::net::TcpSocket;
@@ -97,7 +95,7 @@ fn bulk(events: u64, size: usize) -> ssekit_server::SseBody {
     }))
 }
 
-async fn ssekit(args: Args) {
+async fn ssekit(args: Args, direct: bool) {
     let hub = Hub::new(
         HubConfig::default()
             .with_replay_events(1000)
@@ -108,7 +106,7 @@ async fn ssekit(args: Args) {
     tokio::spawn(ticker(args.rate, move || {
         let _ = publisher.publish("tick", None, &payload(pad));
     }));
-    serve(args.addr, move |req| {
+    serve(args.addr, direct, move |req| {
         if req.uri().path() == "/bulk" {
             let events = ssekit_server::query_param(req, "events")
                 .and_then(|n| n.parse().ok())
@@ -127,12 +125,13 @@ async fn ssekit(args: Args) {
     .await;
 }
 
-/// Serves SSE bodies made by `body` as `ssekit serve` serves: HTTP/1.1 and h2c on one port,
-/// with hyper's read buffer bound at 8 KiB (which keeps hyper from doubling each connection's
-/// read buffer to 16 KiB after the HTTP/2 detection's first short read).
-async fn serve<F>(addr: SocketAddr, body: F)
+/// Serves SSE bodies made by `body` as `ssekit serve` serves: ssekit-server's [`Server`], with
+/// plain `GET`s on its direct HTTP/1.1 path (`direct`) or everything through hyper.
+///
+/// [`Server`]: ssekit_server::Server
+async fn serve<F>(addr: SocketAddr, direct: bool, body: F)
 where
-    F: Fn(&hyper::Request<hyper::body::Incoming>) -> ssekit_server::SseBody
+    F: Fn(&http::Request<ssekit_server::RequestBody>) -> ssekit_server::SseBody
         + Clone
         + Send
         + Sync
@@ -140,31 +139,21 @@ where
 {
     let listener = listener(addr);
     eprintln!("listening on http://{}", listener.local_addr().unwrap());
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(8192);
-    let builder = Arc::new(builder);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let builder = Arc::clone(&builder);
-        let body = body.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                std::future::ready(Ok::<_, Infallible>(sse_response(body(&req))))
-            });
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    ssekit_server::Server::new()
+        .direct_http1(direct)
+        .serve(
+            listener,
+            move |request| std::future::ready(sse_response(body(&request))),
+            std::future::pending(),
+        )
+        .await;
 }
 
 /// `--impl bare`: hyper alone, served as the ssekit server is, with an `SseBody` (keep-alive
 /// included) that never has an event: the floor of memory per connection under hyper, for
 /// comparison with the hub's figures.
-async fn bare(args: Args) {
-    serve(args.addr, |_| {
+async fn bare(args: Args, direct: bool) {
+    serve(args.addr, direct, |_| {
         ssekit_server::SseBody::from_stream(futures_util::stream::pending::<bytes::Bytes>())
             .with_keep_alive(Duration::from_secs(15))
     })
@@ -214,10 +203,12 @@ fn main() {
         .unwrap();
     runtime.block_on(async move {
         match args.implementation.as_str() {
-            "ssekit" => ssekit(args).await,
+            "ssekit" => ssekit(args, true).await,
+            "ssekit-hyper" => ssekit(args, false).await,
             "axum" => axum_peer(args).await,
-            "bare" => bare(args).await,
-            other => panic!("--impl ssekit|axum|bare, not {other}"),
+            "bare" => bare(args, false).await,
+            "bare-direct" => bare(args, true).await,
+            other => panic!("--impl ssekit|ssekit-hyper|axum|bare|bare-direct, not {other}"),
         }
     });
 }
