@@ -56,6 +56,20 @@ fn field_len(name: &[u8], value: &[u8]) -> usize {
     name.len() + usize::from(!value.is_empty()) + value.len() + 1
 }
 
+/// Whether `text` holds no line break.
+fn is_one_line(text: &[u8]) -> bool {
+    memchr::memchr2(b'\r', b'\n', text).is_none()
+}
+
+/// The encoded size of the `data:` lines of `data`.
+fn data_len(data: &[u8], one_line: bool) -> usize {
+    if one_line {
+        field_len(b"data:", data)
+    } else {
+        lines_len(b"data:", data)
+    }
+}
+
 /// Encodes events, retry times and comments as `text/event-stream` bytes.
 ///
 /// Encoding cannot fail: [`EventType`](crate::EventType) and [`EventId`](crate::EventId) reject
@@ -85,7 +99,8 @@ impl Encoder {
 
     /// The number of bytes [`encode_event`](Self::encode_event) writes for `event`.
     pub fn event_len(&self, event: &Event) -> usize {
-        let mut len = lines_len(b"data:", event.data().as_bytes()) + 1;
+        let data = event.data().as_bytes();
+        let mut len = data_len(data, is_one_line(data)) + 1;
         if event.event_type() != "message" {
             len += field_len(b"event:", event.event_type().as_bytes());
         }
@@ -98,14 +113,28 @@ impl Encoder {
     /// Appends `event` to `dst`: `event:` (unless the type is `message`), `id:` (if set), the
     /// `data:` lines (at least one, so that an empty data is still dispatched), a blank line.
     pub fn encode_event(&self, event: &Event, dst: &mut BytesMut) {
-        dst.reserve(self.event_len(event));
+        let data = event.data().as_bytes();
+        // Most data is one line: one scan decides, and the length needs no second one.
+        let one_line = is_one_line(data);
+        let mut len = data_len(data, one_line) + 1;
+        if event.event_type() != "message" {
+            len += field_len(b"event:", event.event_type().as_bytes());
+        }
+        if let Some(id) = event.id() {
+            len += field_len(b"id:", id.as_bytes());
+        }
+        dst.reserve(len);
         if event.event_type() != "message" {
             put_field(dst, b"event:", event.event_type().as_bytes());
         }
         if let Some(id) = event.id() {
             put_field(dst, b"id:", id.as_bytes());
         }
-        put_lines(dst, b"data:", event.data().as_bytes());
+        if one_line {
+            put_field(dst, b"data:", data);
+        } else {
+            put_lines(dst, b"data:", data);
+        }
         dst.extend_from_slice(b"\n");
     }
 

@@ -209,6 +209,11 @@ impl Pipeline {
         self.run(vec![event], false).await
     }
 
+    /// Whether any step was added.
+    pub(crate) fn has_steps(&self) -> bool {
+        !self.stages.is_empty()
+    }
+
     /// Runs several events, in order, through every stage (as many [`push`](Self::push)
     /// calls would, with less work per event).
     pub async fn push_all(&mut self, events: Vec<Event>) -> Vec<Event> {

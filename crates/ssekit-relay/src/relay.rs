@@ -141,16 +141,12 @@ impl Relay {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Response<SseBody> {
-        let events = relayed(self.start(method, headers, body), (self.config.pipeline)());
+        let frames =
+            relayed::<Encoded>(self.start(method, headers, body), (self.config.pipeline)())
+                .filter_map(|batch| std::future::ready(batch.frame));
         // The connection's own task runs the relay as it polls the body: no task and no
         // queue in between, and a client that goes away drops the upstream request with it.
-        let mut body_out = SseBody::from_stream(events.map(|batch| {
-            let mut buf = BytesMut::new();
-            for event in &batch {
-                Encoder::new().encode_event(event, &mut buf);
-            }
-            buf.freeze()
-        }));
+        let mut body_out = SseBody::from_stream(frames);
         if let Some(interval) = self.config.keep_alive {
             body_out = body_out.with_keep_alive(interval);
         }
@@ -180,7 +176,7 @@ impl Relay {
                 max_duration,
             } = generation;
             let run = async {
-                let events = relayed(start, pipeline);
+                let events = relayed::<Vec<Event>>(start, pipeline);
                 tokio::pin!(events);
                 loop {
                     let batch = tokio::select! {
@@ -360,30 +356,101 @@ fn refusal<B>(response: &http::Response<B>) -> Option<String> {
     })
 }
 
+/// Where [`relayed`] puts the events of one batch.
+trait Batch: Default + Send + 'static {
+    /// Makes room for about `bytes` of upstream input's worth of events.
+    fn expect(&mut self, bytes: usize);
+    fn push_event(&mut self, event: Event);
+    fn is_empty(&self) -> bool;
+    /// The batch so far, leaving this one empty.
+    fn take(&mut self) -> Self;
+
+    fn push_events(&mut self, events: Vec<Event>) {
+        for event in events {
+            self.push_event(event);
+        }
+    }
+}
+
+impl Batch for Vec<Event> {
+    fn expect(&mut self, _bytes: usize) {}
+
+    fn push_event(&mut self, event: Event) {
+        Vec::push(self, event);
+    }
+
+    fn is_empty(&self) -> bool {
+        Vec::is_empty(self)
+    }
+
+    fn take(&mut self) -> Self {
+        std::mem::take(self)
+    }
+
+    fn push_events(&mut self, events: Vec<Event>) {
+        if self.is_empty() {
+            *self = events;
+        } else {
+            self.extend(events);
+        }
+    }
+}
+
+/// Events encoded as they come, into one buffer for the whole stream: once the previous
+/// frame is written and dropped, `reserve` takes its memory back instead of allocating anew.
+#[derive(Default)]
+struct Encoded {
+    buf: BytesMut,
+    frame: Option<Bytes>,
+}
+
+impl Batch for Encoded {
+    fn expect(&mut self, bytes: usize) {
+        // Re-encoded events take about as many bytes as they came in.
+        self.buf.reserve(bytes + bytes / 8);
+    }
+
+    fn push_event(&mut self, event: Event) {
+        Encoder::new().encode_event(&event, &mut self.buf);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty() && self.frame.is_none()
+    }
+
+    fn take(&mut self) -> Self {
+        Encoded {
+            buf: BytesMut::new(),
+            frame: Some(self.buf.split().freeze()),
+        }
+    }
+}
+
 /// The events of a relayed request's upstream stream after `pipeline`, in batches: what one
 /// upstream read brought (directly), or one event (through the client). An upstream failure
 /// becomes an error event, then the end. Dropping the stream drops the upstream request, which
 /// closes its connection.
-fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>> + Send {
+fn relayed<B: Batch>(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = B> + Send {
     futures_util::stream::unfold(
-        (start, pipeline),
-        |(mut upstream, mut pipeline)| async move {
+        (start, pipeline, B::default()),
+        |(mut upstream, mut pipeline, mut out)| async move {
             loop {
-                let mut out = Vec::new();
                 upstream = match upstream {
                     Upstream::Start(client, request) => match request {
                         Ok(request) => {
                             Upstream::Streaming(client.stream(request, ReconnectPolicy::never()))
                         }
                         Err(e) => {
-                            out.push(error_event(&format!("the relay is misconfigured: {e}")));
+                            out.push_event(error_event(&format!(
+                                "the relay is misconfigured: {e}"
+                            )));
                             Upstream::Done
                         }
                     },
                     Upstream::Direct(proxy, request) => {
                         let response = proxy.forward(request).await;
                         if let Some(why) = refusal(&response) {
-                            out.push(error_event(&format!("upstream: {why}")));
+                            out.push_event(error_event(&format!("upstream: {why}")));
                             Upstream::Done
                         } else {
                             Upstream::Reading(response.into_body(), Decoder::new())
@@ -391,36 +458,40 @@ fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>
                     }
                     Upstream::Streaming(mut events) => match events.next().await {
                         Some(Ok(Item::Event(event))) => {
-                            out = pipeline.push(event).await;
+                            out.push_events(pipeline.push(event).await);
                             Upstream::Streaming(events)
                         }
                         Some(Ok(_)) => Upstream::Streaming(events),
                         None => {
-                            out = pipeline.finish().await;
+                            out.push_events(pipeline.finish().await);
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out = failed(&mut pipeline, Vec::new(), &e.to_string()).await;
+                            out.push_events(
+                                failed(&mut pipeline, Vec::new(), &e.to_string()).await,
+                            );
                             Upstream::Done
                         }
                     },
                     Upstream::Reading(mut body, mut decoder) => match body.frame().await {
                         Some(Ok(frame)) => {
                             if let Ok(data) = frame.into_data() {
+                                out.expect(data.len());
                                 decoder.feed_bytes(data);
                             }
-                            let mut events = Vec::new();
-                            let failed_at = loop {
-                                match decoder.next_frame() {
-                                    Ok(Some(Frame::Event(event))) => events.push(event),
-                                    Ok(Some(_)) => {}
-                                    Ok(None) => break None,
-                                    Err(e) => break Some(e),
-                                }
+                            let failed_at = if pipeline.has_steps() {
+                                let mut events = Vec::new();
+                                let failed_at = decode_into(&mut decoder, &mut events);
+                                out.push_events(pipeline.push_all(events).await);
+                                failed_at
+                            } else {
+                                // Nothing to process: straight from the decoder to the batch.
+                                decode_into(&mut decoder, &mut out)
                             };
-                            out = pipeline.push_all(events).await;
                             if let Some(e) = failed_at {
-                                out = failed(&mut pipeline, out, &e.to_string()).await;
+                                out.push_events(
+                                    failed(&mut pipeline, Vec::new(), &e.to_string()).await,
+                                );
                                 Upstream::Done
                             } else {
                                 Upstream::Reading(body, decoder)
@@ -435,21 +506,41 @@ fn relayed(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = Vec<Event>
                                     events.push(event);
                                 }
                             }
-                            out = pipeline.push_all(events).await;
-                            out.extend(pipeline.finish().await);
+                            out.push_events(pipeline.push_all(events).await);
+                            out.push_events(pipeline.finish().await);
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out = failed(&mut pipeline, Vec::new(), &e.to_string()).await;
+                            out.push_events(
+                                failed(&mut pipeline, Vec::new(), &e.to_string()).await,
+                            );
                             Upstream::Done
                         }
                     },
-                    Upstream::Done => return None,
+                    Upstream::Done => {
+                        if out.is_empty() {
+                            return None;
+                        }
+                        Upstream::Done
+                    }
                 };
                 if !out.is_empty() {
-                    return Some((out, (upstream, pipeline)));
+                    let batch = out.take();
+                    return Some((batch, (upstream, pipeline, out)));
                 }
             }
         },
     )
+}
+
+/// Moves the events the decoder has complete into `out`; the decoding error, if one stopped it.
+fn decode_into(decoder: &mut Decoder, out: &mut impl Batch) -> Option<ssekit_codec::DecodeError> {
+    loop {
+        match decoder.next_frame() {
+            Ok(Some(Frame::Event(event))) => out.push_event(event),
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
 }
