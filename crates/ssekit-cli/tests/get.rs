@@ -1,69 +1,51 @@
 //! `ssekit get`: Event JSON from a stream, exit codes, request options.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 /// A small server: `/401`, `/204`, `/json`, `/two` (two events, then the end), and `/echo`
 /// (one event describing the request, then the end).
 async fn server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_owned();
-                    let method = req.method().to_string();
-                    let token = req
-                        .headers()
-                        .get("x-token")
-                        .map(|v| v.to_str().unwrap().to_owned())
-                        .unwrap_or_default();
-                    let body = req.into_body().collect().await.unwrap().to_bytes();
-                    let (status, content_type, text) = match path.as_str() {
-                        "/401" => (401, "text/plain", "denied: bad token".to_owned()),
-                        "/204" => (204, "text/plain", String::new()),
-                        "/json" => (200, "application/json", "{}".to_owned()),
-                        "/two" => (
-                            200,
-                            "text/event-stream",
-                            "retry: 1500\nid: 1\ndata: a\n\nevent: x\ndata: b\n\n".to_owned(),
-                        ),
-                        "/echo" => (
-                            200,
-                            "text/event-stream",
-                            format!(
-                                "data: {method} {token} {}\n\n",
-                                String::from_utf8_lossy(&body)
-                            ),
-                        ),
-                        _ => (404, "text/plain", "no".to_owned()),
-                    };
-                    let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
-                    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                    response
-                        .headers_mut()
-                        .insert("content-type", content_type.parse().unwrap());
-                    Ok::<_, Infallible>(response)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    ssekit_test::serve(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let path = req.uri().path().to_owned();
+        let method = req.method().to_string();
+        let token = req
+            .headers()
+            .get("x-token")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let (status, content_type, text) = match path.as_str() {
+            "/401" => (401, "text/plain", "denied: bad token".to_owned()),
+            "/204" => (204, "text/plain", String::new()),
+            "/json" => (200, "application/json", "{}".to_owned()),
+            "/two" => (
+                200,
+                "text/event-stream",
+                "retry: 1500\nid: 1\ndata: a\n\nevent: x\ndata: b\n\n".to_owned(),
+            ),
+            "/echo" => (
+                200,
+                "text/event-stream",
+                format!(
+                    "data: {method} {token} {}\n\n",
+                    String::from_utf8_lossy(&body)
+                ),
+            ),
+            _ => (404, "text/plain", "no".to_owned()),
+        };
+        let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
+        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+        response
+            .headers_mut()
+            .insert("content-type", content_type.parse().unwrap());
+        response
+    })
+    .await
 }
 
 async fn get(args: Vec<String>) -> Output {

@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use ssekit_codec::{Decoder, Event, Frame};
-use tokio::net::TcpStream;
+use ssekit_codec::Event;
 
 /// A running `ssekit` server, killed when dropped.
 pub(crate) struct Server {
@@ -56,68 +53,7 @@ pub(crate) fn start_command(command: &[&str], args: &[&str]) -> Server {
     Server { child, addr }
 }
 
-pub(crate) async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> hyper::Response<Incoming> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut builder = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "test");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let request = builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), send.send_request(request))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-pub(crate) async fn body_text(response: hyper::Response<Incoming>) -> String {
-    let bytes = tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-/// Reads `n` events from a streaming body (bounded in time).
-pub(crate) async fn events(body: &mut Incoming, n: usize) -> Vec<Event> {
-    let mut decoder = Decoder::new();
-    let mut out = Vec::new();
-    while out.len() < n {
-        while let Some(frame) = decoder.next_frame().unwrap() {
-            if let Frame::Event(e) = frame {
-                out.push(e);
-            }
-        }
-        if out.len() >= n {
-            break;
-        }
-        let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(10), body.frame()).await
-        else {
-            break;
-        };
-        if let Ok(data) = frame.into_data() {
-            decoder.feed(&data);
-        }
-    }
-    out
-}
+pub(crate) use ssekit_test::{events, request, text as body_text};
 
 async fn publish(addr: SocketAddr, topic: &str, data: &str) -> String {
     let response = request(addr, "POST", &format!("/topics/{topic}"), &[], data).await;
@@ -301,13 +237,7 @@ async fn bad_requests_get_clean_4xx_answers() {
     }
     // Oversized request headers: answered (431) or refused, never a hang.
     let huge = "x".repeat(100 * 1024);
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut send = ssekit_test::connect(addr).await;
     let req = hyper::Request::get("/topics/t")
         .header("host", "t")
         .header("x-big", huge)
@@ -324,14 +254,7 @@ async fn bad_requests_get_clean_4xx_answers() {
 #[tokio::test]
 async fn h2c_on_the_same_port() {
     let server = start(&[]);
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut send = ssekit_test::connect_h2c(server.addr).await;
     let id = publish(server.addr, "h2", "before").await;
     let req = hyper::Request::get(format!(
         "http://test/topics/h2?lastEventId={}",

@@ -1,54 +1,19 @@
 //! The relay and the proxy between a loopback client and a controllable upstream.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use ssekit_client::Client;
 use ssekit_codec::{Decoder, Frame};
 use ssekit_relay::{Pipeline, Proxy, Relay, RelayConfig};
-use tokio::net::{TcpListener, TcpStream};
+
+use ssekit_test::{next_event, request, WAIT};
 
 use crate::proxy::Raw;
 use crate::upstream::{start, Upstream};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Serves `handle` on a loopback port.
-async fn front<F, Fut, B>(handle: F) -> SocketAddr
-where
-    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = hyper::Response<B>> + Send + 'static,
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let response = handle(req);
-                    async move { Ok::<_, Infallible>(response.await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 async fn relay_front(upstream: &Upstream, pipeline: Pipeline) -> SocketAddr {
     relay_to(upstream.addr, pipeline).await
@@ -65,7 +30,7 @@ async fn relay_to(upstream: SocketAddr, pipeline: Pipeline) -> SocketAddr {
             pipeline.lock().unwrap().take().unwrap_or_default()
         }));
     let relay = Arc::new(Relay::new(Client::new().unwrap(), config));
-    front(move |req: hyper::Request<Incoming>| {
+    ssekit_test::serve(move |req: hyper::Request<Incoming>| {
         let relay = Arc::clone(&relay);
         async move {
             let (parts, body) = req.into_parts();
@@ -74,56 +39,6 @@ async fn relay_to(upstream: SocketAddr, pipeline: Pipeline) -> SocketAddr {
         }
     })
     .await
-}
-
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> hyper::Response<Incoming> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut builder = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "front");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let req = builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    tokio::time::timeout(WAIT, send.send_request(req))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// The next event from a streaming body, or `None` at its end.
-async fn next_event(body: &mut Incoming, decoder: &mut Decoder) -> Option<ssekit_codec::Event> {
-    loop {
-        if let Some(Frame::Event(e)) = decoder.next_frame().unwrap() {
-            return Some(e);
-        }
-        match tokio::time::timeout(WAIT, body.frame())
-            .await
-            .expect("bounded wait")
-        {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    decoder.feed(&data);
-                }
-            }
-            _ => return None,
-        }
-    }
 }
 
 #[tokio::test]
@@ -293,7 +208,7 @@ async fn words_split_across_events_are_redacted_on_the_way() {
 async fn the_proxy_streams_bytes_as_they_come_and_forwards_the_body() {
     let mut upstream = start("text/event-stream", None).await;
     let proxy = Arc::new(Proxy::new(&format!("http://{}/base", upstream.addr)).unwrap());
-    let addr = front(move |req| {
+    let addr = ssekit_test::serve(move |req| {
         let proxy = Arc::clone(&proxy);
         async move { proxy.forward(req).await }
     })
@@ -365,7 +280,7 @@ async fn the_proxy_answers_502_when_the_upstream_is_down() {
     let dead = listener.local_addr().unwrap();
     drop(listener);
     let proxy = Arc::new(Proxy::new(&format!("http://{dead}/")).unwrap());
-    let addr = front(move |req| {
+    let addr = ssekit_test::serve(move |req| {
         let proxy = Arc::clone(&proxy);
         async move { proxy.forward(req).await }
     })

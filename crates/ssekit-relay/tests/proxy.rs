@@ -6,19 +6,15 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use ssekit_relay::{Proxy, ProxyBody};
+use ssekit_test::{send, text, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 /// An upstream that hands each accepted connection to the test.
 pub(crate) struct Raw {
@@ -102,54 +98,42 @@ fn describe(frames: &[Bytes], end: &str) -> String {
 /// and answers with [`describe`]'s account of its frames instead of streaming it.
 async fn front(upstream: SocketAddr, observe: bool) -> SocketAddr {
     let proxy = Arc::new(Proxy::new(&format!("http://{upstream}/base")).unwrap());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let proxy = Arc::clone(&proxy);
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<Incoming>| {
-                    let proxy = Arc::clone(&proxy);
-                    async move {
-                        let response = proxy.forward(req).await;
-                        if !observe {
-                            return Ok::<_, Infallible>(response);
-                        }
-                        let (mut parts, mut body) = response.into_parts();
-                        let mut frames = Vec::new();
-                        let mut end = "END";
-                        while let Some(frame) = body.frame().await {
-                            match frame {
-                                Ok(frame) => frames.push(frame.into_data().unwrap()),
-                                Err(e) => {
-                                    end = if e.is_malformed() {
-                                        "ERR malformed"
-                                    } else if e.is_incomplete() {
-                                        "ERR incomplete"
-                                    } else if e.is_io() {
-                                        "ERR io"
-                                    } else {
-                                        "ERR other"
-                                    };
-                                    break;
-                                }
-                            }
-                        }
-                        parts.headers.remove("content-length");
-                        let text = describe(&frames, end);
-                        let body: ProxyBody = Full::new(Bytes::from(text))
-                            .map_err(|never| match never {})
-                            .boxed();
-                        Ok(hyper::Response::from_parts(parts, body))
+    ssekit_test::serve(move |req: hyper::Request<Incoming>| {
+        let proxy = Arc::clone(&proxy);
+        async move {
+            let response = proxy.forward(req).await;
+            if !observe {
+                return response;
+            }
+            let (mut parts, mut body) = response.into_parts();
+            let mut frames = Vec::new();
+            let mut end = "END";
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(frame) => frames.push(frame.into_data().unwrap()),
+                    Err(e) => {
+                        end = if e.is_malformed() {
+                            "ERR malformed"
+                        } else if e.is_incomplete() {
+                            "ERR incomplete"
+                        } else if e.is_io() {
+                            "ERR io"
+                        } else {
+                            "ERR other"
+                        };
+                        break;
                     }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+                }
+            }
+            parts.headers.remove("content-length");
+            let text = describe(&frames, end);
+            let body: ProxyBody = Full::new(Bytes::from(text))
+                .map_err(|never| match never {})
+                .boxed();
+            hyper::Response::from_parts(parts, body)
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// A request body the test feeds piece by piece; dropping the sender ends it.
@@ -166,24 +150,6 @@ impl Body for Fed {
     }
 }
 
-async fn send<B>(addr: SocketAddr, request: hyper::Request<B>) -> hyper::Response<Incoming>
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    tokio::time::timeout(WAIT, sender.send_request(request))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 async fn get(addr: SocketAddr, method: &str) -> hyper::Response<Incoming> {
     let request = hyper::Request::builder()
         .method(method)
@@ -192,15 +158,6 @@ async fn get(addr: SocketAddr, method: &str) -> hyper::Response<Incoming> {
         .body(Full::new(Bytes::new()))
         .unwrap();
     send(addr, request).await
-}
-
-async fn text(response: hyper::Response<Incoming>) -> String {
-    let body = tokio::time::timeout(WAIT, response.into_body().collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
-    String::from_utf8(body.to_vec()).unwrap()
 }
 
 /// The front's account of the proxy's body for `response` from the upstream.

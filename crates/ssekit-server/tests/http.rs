@@ -1,50 +1,30 @@
 //! Over loopback HTTP/1.1 with hyper: headers, per-event flush, disconnect propagation.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Empty;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ssekit_codec::Decoder;
 
-use crate::next_event;
 use ssekit_server::{channel, sse_response, Event, Sender};
-use tokio::net::{TcpListener, TcpStream};
+use ssekit_test::next_event;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// Serves every connection with `handler`, which gets a `Sender` for the response's body.
+/// Serves every request with `handler`, which gets a `Sender` for the response's body.
 async fn serve<F, Fut>(handler: F) -> SocketAddr
 where
     F: Fn(Sender) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |_req| {
-                    let handler = handler.clone();
-                    async move {
-                        let (sender, body) = channel(8);
-                        tokio::spawn(handler(sender));
-                        Ok::<_, Infallible>(sse_response(body))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    ssekit_test::serve(move |_request| {
+        let (sender, body) = channel(8);
+        tokio::spawn(handler(sender));
+        std::future::ready(sse_response(body))
+    })
+    .await
 }
 
 type Response = hyper::Response<hyper::body::Incoming>;
@@ -152,18 +132,12 @@ async fn an_sse_body_is_an_axum_response() {
             body
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut send = ssekit_test::connect(addr).await;
     let request = hyper::Request::get("/events")
         .header("host", "t")
         .body(Empty::<Bytes>::new())

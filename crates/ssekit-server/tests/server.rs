@@ -8,11 +8,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use ssekit_codec::Decoder;
 
-use crate::next_event;
 use ssekit_server::{channel, sse_response, Event, RequestBody, Server};
+use ssekit_test::{next_event, text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -112,14 +112,7 @@ async fn start(server: Server) -> Running {
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
 async fn http1(addr: SocketAddr) -> Sender {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    send
+    ssekit_test::connect(addr).await
 }
 
 fn get(path: &str) -> http::Request<Empty<Bytes>> {
@@ -127,14 +120,6 @@ fn get(path: &str) -> http::Request<Empty<Bytes>> {
         .header("host", "test")
         .body(Empty::new())
         .unwrap()
-}
-
-async fn text(response: hyper::Response<hyper::body::Incoming>) -> String {
-    let body = tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
-        .await
-        .unwrap()
-        .unwrap();
-    String::from_utf8(body.to_bytes().to_vec()).unwrap()
 }
 
 /// Writes raw bytes and reads until the server closes the connection (bounded).
@@ -221,32 +206,18 @@ async fn the_handler_sees_the_request_and_finite_bodies_keep_the_connection() {
 #[tokio::test]
 async fn a_request_with_a_body_is_served_by_hyper() {
     let server = start(Server::new()).await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
     let request = http::Request::post("/echo")
         .header("host", "test")
         .body(Full::new(Bytes::from_static(b"{\"key1\":\"value1\"}")))
         .unwrap();
-    let response = send.send_request(request).await.unwrap();
+    let response = ssekit_test::send(server.addr, request).await;
     assert_eq!(text(response).await, "POST /echo id= body=17");
 }
 
 #[tokio::test]
 async fn h2c_with_prior_knowledge_is_served_by_hyper() {
     let server = start(Server::new()).await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut send = ssekit_test::connect_h2c(server.addr).await;
     let request = http::Request::get(format!("http://{}/events", server.addr))
         .body(Empty::<Bytes>::new())
         .unwrap();
