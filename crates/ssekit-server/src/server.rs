@@ -257,29 +257,41 @@ where
     if shared.config.direct {
         let max = shared.config.max_head_bytes;
         loop {
-            let head = tokio::select! {
-                biased;
-                () = shared.stop.cancelled() => return,
-                head = tokio::time::timeout(
-                    shared.config.header_read_timeout,
-                    read_head(&stream, &mut buf, max),
-                ) => head,
+            // The blocks below end the scopes of the request, the response's parts and the
+            // like before the next wait, so that the task keeps only what a streaming
+            // response needs: the pinned body and the writing state.
+            let (handling, close) = {
+                let head = tokio::select! {
+                    biased;
+                    () = shared.stop.cancelled() => return,
+                    head = tokio::time::timeout(
+                        shared.config.header_read_timeout,
+                        read_head(&stream, &mut buf, max),
+                    ) => head,
+                };
+                let (request, len) = match head {
+                    Ok(Ok(Some(Head::Direct(request, len)))) => (request, len),
+                    Ok(Ok(Some(Head::Hyper))) => break,
+                    // Timed out, closed, or failed: close.
+                    Err(_) | Ok(Ok(None) | Err(_)) => return,
+                };
+                buf.drain(..len);
+                if buf.is_empty() {
+                    // Free the head's buffer: an event stream may stay open for hours.
+                    buf = Vec::new();
+                }
+                let close = wants_close(request.headers());
+                // Boxed so that the handler's future does not make every task larger.
+                (Box::pin(handler(request)), close)
             };
-            let (request, len) = match head {
-                Ok(Ok(Some(Head::Direct(request, len)))) => (request, len),
-                Ok(Ok(Some(Head::Hyper))) => break,
-                // Timed out, closed, or failed: close.
-                Err(_) | Ok(Ok(None) | Err(_)) => return,
+            let response = handling.await;
+            let (body, head, framing) = {
+                let (parts, body) = response.into_parts();
+                let (head, framing) = response_head(&parts, body.size_hint().exact(), close);
+                (body, head, framing)
             };
-            buf.drain(..len);
-            if buf.is_empty() {
-                // Free the head's buffer: an event stream may stay open for hours.
-                buf = Vec::new();
-            }
-            let close = wants_close(request.headers());
-            // Boxed so that the handler's future does not make every connection's task larger.
-            let response = Box::pin(handler(request)).await;
-            match respond(&stream, response, close, &mut buf, max).await {
+            let body = pin!(body);
+            match write_response(&stream, head, body, framing, &mut buf, max).await {
                 Ok(true) if !shared.stop.is_cancelled() => {}
                 _ => return,
             }
@@ -412,25 +424,34 @@ fn wants_close(headers: &HeaderMap) -> bool {
     })
 }
 
-/// Writes a response on the direct path; `Ok(true)` when the connection can take another
-/// request. `incoming` collects what the client sends meanwhile (the next request's start).
-async fn respond<B>(
-    stream: &TcpStream,
-    response: Response<B>,
-    mut close: bool,
-    incoming: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<bool>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let (parts, body) = response.into_parts();
-    close |= wants_close(&parts.headers);
+/// How a response's body is framed on the direct path.
+#[derive(Clone, Copy)]
+// Each flag is its own fact about the response.
+#[allow(clippy::struct_excessive_bools)]
+struct Framing {
+    /// A status that has no body (1xx, 204, 304).
+    bodyless: bool,
+    chunked: bool,
+    /// The length the head announced, if it did.
+    declared: Option<u64>,
+    /// The connection closes after this response.
+    close: bool,
+}
+
+/// The response head for the direct path, and how its body goes out: the handler's headers,
+/// `content-length` (when the body's size is known) or `transfer-encoding: chunked`, `date`,
+/// and `connection: close` when the connection ends after this response.
+fn response_head(
+    parts: &http::response::Parts,
+    exact: Option<u64>,
+    request_close: bool,
+) -> (Vec<u8>, Framing) {
     let status = parts.status;
     let bodyless = status.is_informational()
         || status == http::StatusCode::NO_CONTENT
         || status == http::StatusCode::NOT_MODIFIED;
+    let handler_close = wants_close(&parts.headers);
+    let close = request_close || handler_close;
     let mut head = Vec::with_capacity(256);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
@@ -452,12 +473,13 @@ where
         has_date |= name == header::DATE;
         put_header(&mut head, name.as_str().as_bytes(), value.as_bytes());
     }
-    let chunked = !bodyless && declared.is_none() && body.size_hint().exact().is_none();
+    let mut chunked = false;
     if !bodyless && declared.is_none() {
-        if let Some(n) = body.size_hint().exact() {
+        if let Some(n) = exact {
             declared = Some(n);
             put_header(&mut head, b"content-length", n.to_string().as_bytes());
         } else {
+            chunked = true;
             put_header(&mut head, b"transfer-encoding", b"chunked");
         }
     }
@@ -465,16 +487,38 @@ where
         let date = httpdate::fmt_http_date(SystemTime::now());
         put_header(&mut head, b"date", date.as_bytes());
     }
-    if close && !wants_close(&parts.headers) {
+    if close && !handler_close {
         put_header(&mut head, b"connection", b"close");
     }
     head.extend_from_slice(b"\r\n");
+    let framing = Framing {
+        bodyless,
+        chunked,
+        declared,
+        close,
+    };
+    (head, framing)
+}
 
+/// Writes a response on the direct path: `head`, then the body as `framing` says; `Ok(true)`
+/// when the connection can take another request. `incoming` collects what the client sends
+/// meanwhile (the next request's start).
+async fn write_response<B>(
+    stream: &TcpStream,
+    head: Vec<u8>,
+    mut body: Pin<&mut B>,
+    framing: Framing,
+    incoming: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<bool>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     let mut out = Out::plain(Bytes::from(head));
-    let mut body = pin!(body);
-    let mut ended = bodyless;
+    let mut ended = framing.bodyless;
     let mut sent: u64 = 0;
-    let finished = poll_fn(|cx| -> Poll<io::Result<()>> {
+    poll_fn(|cx| -> Poll<io::Result<()>> {
         watch_client(stream, cx, incoming, max)?;
         loop {
             if !out.is_empty() {
@@ -489,7 +533,7 @@ where
                     if let Ok(data) = frame.into_data() {
                         if !data.is_empty() {
                             sent += data.len() as u64;
-                            out = if chunked {
+                            out = if framing.chunked {
                                 Out::chunk(data)
                             } else {
                                 Out::plain(data)
@@ -503,16 +547,16 @@ where
                 }
                 None => {
                     ended = true;
-                    if chunked {
+                    if framing.chunked {
                         out = Out::plain(Bytes::from_static(b"0\r\n\r\n"));
                     }
                 }
             }
         }
     })
-    .await;
-    finished?;
-    Ok(!close && (chunked || bodyless || declared == Some(sent)))
+    .await?;
+    let complete = framing.chunked || framing.bodyless || framing.declared == Some(sent);
+    Ok(!framing.close && complete)
 }
 
 fn put_header(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
