@@ -10,16 +10,19 @@
 //! one-line `data:` event is dispatched without the data buffer, and the body of a long
 //! multi-line event is taken by a tight loop ([`Decoder::data_lines`]). A small chunk that
 //! continues a split line is joined to the line's start in [`Decoder::feed_bytes`], so that
-//! a trickle of small chunks stays on the fast path too; but a split `data:` line in the body
-//! of a multi-line event goes, piece by piece, straight into the data buffer
-//! ([`Decoder::data_tail`]), so that its bytes are copied once.
+//! a trickle of small chunks stays on the fast path too; only the lines up to the chunk's last
+//! line break are decoded then, and the line that the chunk ends inside stays in the join
+//! buffer for the next chunk (`Decoder::pending`) rather than being carried over again. A
+//! split `data:` line in the body of a multi-line event goes, piece by piece, straight into
+//! the data buffer instead ([`Decoder::data_tail`]), so that its bytes are copied once. The
+//! data of small multi-line events is split off one shared buffer (see [`DataBuf::take`]).
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Comment, Event, EventType, Frame, RawEvent, RawFrame};
 use crate::limits::Limits;
-use crate::text::{Text, Value};
+use crate::text::{Text, Value, INLINE};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -33,6 +36,15 @@ const SHORT_LINE: usize = 32;
 const JOIN_MAX: usize = 512;
 /// The room `partial` makes when it runs out, for joining many small chunks in one buffer.
 const JOIN_BUFFER: usize = 4096;
+
+/// Data of several lines up to this long is split off the data buffer when the event is
+/// dispatched, and the rest of the buffer is kept for the next event: the data of many small
+/// events share one allocation of (at least) [`JOIN_ARENA`] bytes. A buffer dropped with its
+/// event's data (an error, the end of the stream) is kept only if its capacity is at most
+/// [`SPARE_MAX`].
+const COPY_OUT_MAX: usize = 1024;
+const JOIN_ARENA: usize = 4096;
+const SPARE_MAX: usize = 8192;
 
 /// The data buffer of the event being built. One `data:` line (the common case) is kept as a
 /// slice of the input; only a second line makes a copy.
@@ -63,10 +75,12 @@ impl DataBuf {
     /// after an LF.
     #[allow(clippy::inline_always)] // measured, as for `Builder::field`
     #[inline(always)]
-    fn push(&mut self, src: &Bytes, start: usize, end: usize) {
+    fn push(&mut self, src: &Bytes, start: usize, end: usize, spare: &mut BytesMut) {
         match self {
             DataBuf::Empty => *self = DataBuf::One(Value::slice_of(src, start, end)),
-            DataBuf::One(first) => *self = DataBuf::Many(Self::join(first, &src[start..end])),
+            DataBuf::One(first) => {
+                *self = DataBuf::Many(Self::join(first, &src[start..end], spare));
+            }
             DataBuf::Many(joined) => {
                 let value = &src[start..end];
                 joined.reserve(1 + value.len());
@@ -76,22 +90,66 @@ impl DataBuf {
         }
     }
 
-    /// The first two lines of data, joined, with room for more.
+    /// The first two lines of data, joined, with room for more: in `spare`, the buffer of an
+    /// earlier event, if there is one.
     #[inline(never)]
-    fn join(first: &Value, second: &[u8]) -> BytesMut {
-        let mut joined = BytesMut::with_capacity((first.len() + 1 + second.len()) * 2);
+    fn join(first: &Value, second: &[u8], spare: &mut BytesMut) -> BytesMut {
+        let mut joined = core::mem::take(spare);
+        joined.reserve((first.len() + 1 + second.len()) * 2);
         joined.extend_from_slice(first.as_bytes());
         joined.extend_from_slice(b"\n");
         joined.extend_from_slice(second);
         joined
     }
 
-    /// The data, leaving the buffer empty.
-    fn take(&mut self) -> Value {
+    /// The data, leaving the buffer empty. Data of several lines goes through
+    /// [`DataBuf::take_many`].
+    #[inline]
+    fn take(&mut self, spare: &mut BytesMut) -> Value {
         match core::mem::take(self) {
             DataBuf::Empty => Value::EMPTY,
             DataBuf::One(v) => v,
-            DataBuf::Many(b) => Value::from_bytes(b.freeze()),
+            DataBuf::Many(b) => Self::take_many(b, spare),
+        }
+    }
+
+    /// The data of several lines in `b`. Small data is split off `b` (or, when tiny, copied
+    /// inline), and the rest of `b` is kept in `spare` for the next event, so that the data of
+    /// many small events share one allocation rather than needing two each (the buffer, and
+    /// the shared header that freezing it makes). Large data is `b` itself, frozen.
+    #[inline(never)]
+    fn take_many(mut b: BytesMut, spare: &mut BytesMut) -> Value {
+        if b.len() > COPY_OUT_MAX {
+            return Value::from_bytes(b.freeze());
+        }
+        let value = if b.len() <= INLINE {
+            let value = Value::copy_from(&b);
+            b.clear();
+            value
+        } else {
+            Value::from_bytes(b.split().freeze())
+        };
+        if b.capacity() < COPY_OUT_MAX {
+            b = BytesMut::with_capacity(JOIN_ARENA);
+        }
+        if b.capacity() <= SPARE_MAX {
+            *spare = b;
+        }
+        value
+    }
+
+    /// Keeps the buffer `b`, emptied, as `spare`, unless it is large.
+    fn recycle(mut b: BytesMut, spare: &mut BytesMut) {
+        if b.capacity() <= SPARE_MAX {
+            b.clear();
+            *spare = b;
+        }
+    }
+
+    /// Drops the data, keeping its buffer as `spare` as [`DataBuf::take`] does.
+    fn clear(&mut self, spare: &mut BytesMut) {
+        if let DataBuf::Many(b) = core::mem::take(self) {
+            Self::recycle(b, spare);
         }
     }
 }
@@ -150,6 +208,8 @@ struct Builder {
     dispatched_id: Value,
     /// An `id:` field was taken since the last dispatch.
     id_set: bool,
+    /// An empty buffer (with capacity) for the data of the next event of several lines.
+    spare: BytesMut,
 }
 
 /// What a line gave: an event is ready (its parts are still in the [`Builder`], for
@@ -242,6 +302,7 @@ impl Builder {
             last_id_utf8: false,
             dispatched_id: Value::EMPTY,
             id_set: false,
+            spare: BytesMut::new(),
         }
     }
 
@@ -271,7 +332,7 @@ impl Builder {
                     return Err(DecodeErrorKind::EventTooLarge);
                 }
                 self.data_utf8 &= known_utf8;
-                self.data.push(src, value_start, end);
+                self.data.push(src, value_start, end, &mut self.spare);
             }
             Name::Event => {
                 self.event_type = Some(Value::slice_of(src, value_start, end));
@@ -304,7 +365,7 @@ impl Builder {
 
     /// Drops the event being built.
     fn clear_event(&mut self) {
-        self.data = DataBuf::Empty;
+        self.data.clear(&mut self.spare);
         self.data_utf8 = true;
         self.event_type = None;
     }
@@ -362,6 +423,12 @@ pub struct Decoder {
     validated: bool,
     /// The start of a line that began in an earlier chunk. It holds no line ending.
     partial: BytesMut,
+    /// The bytes that follow `chunk` in the stream: the start of a line, without a line
+    /// ending, which `chunk` (ending at a line break) does not reach. Non-empty only when a
+    /// small chunk was joined to `partial` and cut after its last line break (see
+    /// [`Decoder::feed_bytes`]); `partial` is then empty. It becomes `partial` again when the
+    /// next chunk comes.
+    pending: BytesMut,
     /// The states that need the general path; empty in the ordinary state.
     slow: Slow,
     /// The last line searched was longer than [`SHORT_LINE`]: search the next with `memchr2`
@@ -458,6 +525,7 @@ impl Decoder {
             valid_until: 0,
             validated: false,
             partial: BytesMut::new(),
+            pending: BytesMut::new(),
             slow: Slow::NOT_STARTED,
             long_lines: false,
             tail_len: 0,
@@ -514,23 +582,78 @@ impl Decoder {
         }
         if self.pos < self.chunk.len() {
             let rest = &self.chunk[self.pos..];
-            let mut joined = BytesMut::with_capacity(rest.len() + chunk.len());
+            let mut joined = BytesMut::with_capacity(rest.len() + self.pending.len() + chunk.len());
             joined.extend_from_slice(rest);
+            joined.extend_from_slice(&self.pending);
             joined.extend_from_slice(&chunk);
+            self.pending.clear();
             self.chunk = joined.freeze();
-        } else if !self.partial.is_empty() && self.partial.len() + chunk.len() <= JOIN_MAX {
-            // A small chunk that continues a line: join it to the line's start and decode the
-            // whole as one chunk, so that the line is read in place like any other.
-            if self.partial.capacity() - self.partial.len() < chunk.len() {
-                self.partial.reserve(JOIN_BUFFER);
-            }
-            self.partial.extend_from_slice(&chunk);
-            self.chunk = self.partial.split().freeze();
-        } else {
+        } else if self.partial.is_empty() && self.pending.is_empty() {
             self.chunk = chunk;
+        } else if !self.continue_line(chunk) {
+            return;
         }
         self.pos = 0;
         self.validated = false;
+    }
+
+    /// Takes a chunk that continues the line in `partial` (or `pending`), the last chunk being
+    /// used up. Returns `false` if the chunk was only added to the line (no line ends in it),
+    /// leaving the decoder's chunk as it was.
+    #[inline]
+    fn continue_line(&mut self, chunk: Bytes) -> bool {
+        if !self.pending.is_empty() {
+            self.resume_pending();
+        }
+        let joined_len = self.partial.len() + chunk.len();
+        if self.partial.is_empty() || joined_len > JOIN_MAX {
+            self.chunk = chunk;
+            return true;
+        }
+        // A small chunk that continues a line: join it to the line's start and decode the whole
+        // as one chunk, so that the line is read in place like any other.
+        if self.partial.capacity() - self.partial.len() < chunk.len() {
+            self.partial.reserve(JOIN_BUFFER);
+        }
+        let from = self.partial.len();
+        self.partial.extend_from_slice(&chunk);
+        if !self.slow.is_empty()
+            || joined_len > self.limits.max_line_length()
+            || matches!(self.builder.data, DataBuf::Many(_))
+        {
+            // (In the body of a multi-line event, the line that the chunk ends inside goes on
+            // straight into the data buffer: see `data_lines`.)
+            self.chunk = self.partial.split().freeze();
+            return true;
+        }
+        // Only up to the last line break: the line that the chunk ends inside stays where it
+        // is, for the next chunk, instead of being carried over.
+        let Some(last) = memchr::memrchr2(b'\r', b'\n', &self.partial[from..]) else {
+            return false; // no line ends yet: nothing to decode
+        };
+        let mut cut = from + last + 1;
+        if self.partial[cut - 1] == b'\r' && self.partial.get(cut) == Some(&b'\n') {
+            cut += 1;
+        }
+        self.chunk = self.partial.split_to(cut).freeze();
+        core::mem::swap(&mut self.partial, &mut self.pending);
+        true
+    }
+
+    /// The chunk is used up and the line start in `pending` follows it: makes it the line
+    /// start carried over, as [`Decoder::carry_over`] would have (it was within the line limit
+    /// when it was kept).
+    fn resume_pending(&mut self) {
+        debug_assert!(self.partial.is_empty());
+        // The byte after the chunk's last CR, if it ended in one, is the first of `pending`,
+        // which is not an LF.
+        self.slow.remove(Slow::SKIP_LF);
+        if self.slow.contains(Slow::DISCARDING_LINE) || self.slow.contains(Slow::DISCARDING_EVENT) {
+            self.pending.clear();
+            self.slow.insert(Slow::DISCARDING_LINE);
+        } else {
+            core::mem::swap(&mut self.partial, &mut self.pending);
+        }
     }
 
     /// The next frame from the bytes fed so far, or `Ok(None)` when more input is needed.
@@ -638,7 +761,7 @@ impl Decoder {
     #[inline]
     fn take_event(&mut self) -> Event {
         let builder = &mut self.builder;
-        let data = builder.data.take();
+        let data = builder.data.take(&mut builder.spare);
         let data = text(data, core::mem::replace(&mut builder.data_utf8, true));
         let event_type = match builder.event_type.take() {
             Some(t) if !t.is_empty() => text(t, builder.event_type_utf8),
@@ -663,7 +786,7 @@ impl Decoder {
         let builder = &mut self.builder;
         RawEvent {
             event_type: builder.event_type.take().filter(|t| !t.is_empty()),
-            data: builder.data.take(),
+            data: builder.data.take(&mut builder.spare),
             id: builder.last_id.clone(),
             data_utf8: core::mem::replace(&mut builder.data_utf8, true),
             event_type_utf8: builder.event_type_utf8,
@@ -683,6 +806,7 @@ impl Decoder {
         self.pos = 0;
         self.validated = false;
         self.partial.clear();
+        self.pending.clear();
         self.slow = Slow::NOT_STARTED;
         self.builder.clear_event();
         Ok(None)
