@@ -4,7 +4,9 @@
 BIN=${BIN:-target/release}
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 LOGS=$(mktemp -d)
-trap 'rm -rf "$LOGS"' EXIT
+# Whatever the scripts start goes in PIDS, so that it is stopped even when a step fails.
+PIDS=""
+trap 'kill $PIDS 2>/dev/null; rm -rf "$LOGS"' EXIT
 
 # wait_url LOG: waits for a "listening on URL" line in LOG and prints the URL.
 wait_url() {
@@ -15,8 +17,15 @@ wait_url() {
 # start_nginx UPSTREAM_HOST_PORT: starts nginx (one worker, proxy_buffering off) in front of
 # the upstream; sets NGINX_URL, NGINX_MASTER and NGINX_WORKER.
 start_nginx() {
-  local port=$((20000 + RANDOM % 20000)) dir
+  local lo port dir tries
+  # A port below the ephemeral range, where the thousands of test connections take theirs;
+  # another try if it is taken anyway.
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   dir=$(mktemp -d)
+  for tries in 1 2 3 4 5; do
+    port=$((10000 + RANDOM % (lo - 10000)))
+    ss -Htln "sport = :$port" 2>/dev/null | grep -q . || break
+  done
   cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 worker_rlimit_nofile 20000;
@@ -39,7 +48,10 @@ http {
   }
 }
 CONF
-  nginx -c "$dir/nginx.conf" -p "$dir"
+  if ! nginx -c "$dir/nginx.conf" -p "$dir"; then
+    echo "start_nginx: nginx did not start (see above)" >&2
+    exit 1
+  fi
   sleep 0.5
   NGINX_MASTER=$(cat "$dir/nginx.pid")
   NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -1)

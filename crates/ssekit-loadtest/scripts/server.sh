@@ -7,6 +7,7 @@ set -eu
 IMPL=$1 RATE=$2 N=$3 S=$4
 "$BIN/bench-server" --impl "$IMPL" --addr 127.0.0.1:0 --rate "$RATE" --pad 100 2> "$LOGS/server" &
 SERVER=$!
+PIDS=$SERVER
 URL=$(wait_url "$LOGS/server")/sub
 "$BIN/loadgen" --url "$URL" --connections "$N" --seconds "$S" --rate "$RATE" \
   --connect-rate 4000 --server-pid "$SERVER"
