@@ -14,7 +14,7 @@
 //!   slowing the others.
 //!
 //! - [`Server`] is an accept loop for all of this: HTTP/1.1 and h2c on one port, graceful
-//!   shutdown, and a direct path for plain `GET`s that keeps about a quarter of hyper's memory
+//!   shutdown, and a direct path for plain `GET`s that keeps under a quarter of hyper's memory
 //!   per idle connection (an event stream's connection mostly waits); everything else is
 //!   served by hyper.
 //!
