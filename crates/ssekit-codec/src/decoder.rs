@@ -723,10 +723,12 @@ impl Decoder {
                 known_utf8,
             } => {
                 let data = text(Value::slice_of(&self.chunk, start, end), known_utf8);
+                // One `data:` line: no line break in the data.
                 Frame::Event(Event::from_parts(
                     EventType::message().into_text(),
                     data,
                     self.last_id_text(),
+                    true,
                 ))
             }
             Step::Retry(ms) => Frame::Retry(ms),
@@ -761,13 +763,15 @@ impl Decoder {
     #[inline]
     fn take_event(&mut self) -> Event {
         let builder = &mut self.builder;
+        // A single `data:` line holds no line break: the encoder can skip looking for one.
+        let one_line = !matches!(builder.data, DataBuf::Many(_));
         let data = builder.data.take(&mut builder.spare);
         let data = text(data, core::mem::replace(&mut builder.data_utf8, true));
         let event_type = match builder.event_type.take() {
             Some(t) if !t.is_empty() => text(t, builder.event_type_utf8),
             _ => EventType::message().into_text(),
         };
-        Event::from_parts(event_type, data, self.last_id_text())
+        Event::from_parts(event_type, data, self.last_id_text(), one_line)
     }
 
     /// The last event ID as an event's id: `None` when it is empty.

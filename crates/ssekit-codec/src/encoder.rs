@@ -100,7 +100,7 @@ impl Encoder {
     /// The number of bytes [`encode_event`](Self::encode_event) writes for `event`.
     pub fn event_len(&self, event: &Event) -> usize {
         let data = event.data().as_bytes();
-        let mut len = data_len(data, is_one_line(data)) + 1;
+        let mut len = data_len(data, event.known_one_line() || is_one_line(data)) + 1;
         if event.event_type() != "message" {
             len += field_len(b"event:", event.event_type().as_bytes());
         }
@@ -115,7 +115,7 @@ impl Encoder {
     pub fn encode_event(&self, event: &Event, dst: &mut BytesMut) {
         let data = event.data().as_bytes();
         // Most data is one line: one scan decides, and the length needs no second one.
-        let one_line = is_one_line(data);
+        let one_line = event.known_one_line() || is_one_line(data);
         let mut len = data_len(data, one_line) + 1;
         if event.event_type() != "message" {
             len += field_len(b"event:", event.event_type().as_bytes());

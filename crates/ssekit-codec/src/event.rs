@@ -131,11 +131,31 @@ impl core::str::FromStr for EventId {
 /// assert_eq!(event.id(), Some("7"));
 /// # Ok::<(), ssekit_codec::InvalidValue>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Event {
     event_type: Text,
     data: Text,
     id: Option<Text>,
+    /// The data is known to hold no line break (the decoder made it from one `data:` line),
+    /// so the encoder need not look for one. Not part of the event's value: `false` says
+    /// nothing.
+    one_line: bool,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.event_type == other.event_type && self.data == other.data && self.id == other.id
+    }
+}
+
+impl Eq for Event {}
+
+impl core::hash::Hash for Event {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.event_type.hash(state);
+        self.data.hash(state);
+        self.id.hash(state);
+    }
 }
 
 impl Event {
@@ -145,15 +165,28 @@ impl Event {
             event_type: MESSAGE,
             data: Text::from_string(data.into()),
             id: None,
+            one_line: false,
         }
     }
 
-    pub(crate) fn from_parts(event_type: Text, data: Text, id: Option<Text>) -> Self {
+    /// An event from its parts; `one_line` when the data is known to hold no line break.
+    pub(crate) fn from_parts(
+        event_type: Text,
+        data: Text,
+        id: Option<Text>,
+        one_line: bool,
+    ) -> Self {
         Event {
             event_type,
             data,
             id,
+            one_line,
         }
+    }
+
+    /// Whether the data is known to hold no line break (see the field).
+    pub(crate) fn known_one_line(&self) -> bool {
+        self.one_line
     }
 
     /// Sets the event type.
@@ -198,6 +231,8 @@ impl Event {
     }
 }
 
+// `one_line` is a hint for the encoder, not part of the event's value.
+#[allow(clippy::missing_fields_in_debug)]
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
@@ -322,7 +357,7 @@ impl RawEvent {
         } else {
             Text::from_utf8_lossy(self.data)
         };
-        Event::from_parts(event_type, data, id)
+        Event::from_parts(event_type, data, id, false)
     }
 }
 

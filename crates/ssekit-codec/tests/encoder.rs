@@ -126,3 +126,34 @@ fn last_event_id_is_set_at_dispatch() {
     while d.next_frame().unwrap().is_some() {}
     assert_eq!(d.last_event_id(), "");
 }
+
+/// Decoded events know when their data is one line (the encoder then skips its search for
+/// line breaks); re-encoding them gives the same bytes either way, and they equal events
+/// built by hand with the same values.
+#[test]
+fn decoded_events_reencode_exactly_and_equal_built_ones() {
+    let wire = "data: one line\n\nid: 7\nevent: note\ndata: first\ndata: second\n\ndata: x\n\n";
+    let mut decoder = ssekit_codec::Decoder::new();
+    decoder.feed(wire.as_bytes());
+    let mut out = String::new();
+    let mut events = Vec::new();
+    while let Some(frame) = decoder.next_frame().unwrap() {
+        out.push_str(&encode(&frame));
+        if let Frame::Event(event) = frame {
+            events.push(event);
+        }
+    }
+    assert_eq!(
+        out,
+        "data: one line\n\nevent: note\nid: 7\ndata: first\ndata: second\n\nid: 7\ndata: x\n\n"
+    );
+    assert_eq!(events[0], Event::new("one line"));
+    let built = Event::new("first\nsecond")
+        .with_type(EventType::new("note").unwrap())
+        .with_id(EventId::new("7").unwrap());
+    assert_eq!(events[1], built);
+    assert_eq!(
+        Encoder::new().event_len(&events[1]),
+        "event: note\nid: 7\ndata: first\ndata: second\n\n".len()
+    );
+}
