@@ -87,18 +87,7 @@ async fn a_client_that_disconnects_cancels_the_producer() {
     let addr = serve(move |sender: Sender| {
         let cancelled_tx = cancelled_tx.clone();
         async move {
-            let mut sent = 0;
-            let tick = Event::new("tick");
-            loop {
-                tokio::select! {
-                    () = sender.closed() => break,
-                    r = sender.send(&tick) => {
-                        if r.is_err() { break }
-                        sent += 1;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
+            let sent = crate::ticks_until_closed(sender).await;
             let _ = cancelled_tx.send(sent).await;
         }
     })

@@ -51,18 +51,7 @@ async fn handle(
         "/ticks" => {
             let (sender, body) = channel(8);
             tokio::spawn(async move {
-                let mut sent = 0;
-                let tick = Event::new("tick");
-                loop {
-                    tokio::select! {
-                        () = sender.closed() => break,
-                        r = sender.send(&tick) => {
-                            if r.is_err() { break }
-                            sent += 1;
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    }
-                }
+                let sent = crate::ticks_until_closed(sender).await;
                 let _ = probe.cancelled.send(sent).await;
             });
             sse_response(body).map(BodyExt::boxed)
