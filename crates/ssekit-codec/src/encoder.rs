@@ -61,6 +61,23 @@ fn is_one_line(text: &[u8]) -> bool {
     memchr::memchr2(b'\r', b'\n', text).is_none()
 }
 
+/// Whether `event`'s data holds no line break: known from the decoder, or looked for.
+fn one_line(event: &Event) -> bool {
+    event.known_one_line() || is_one_line(event.data().as_bytes())
+}
+
+/// The encoded size of `event`, whose data is `one_line` or not.
+fn event_len(event: &Event, one_line: bool) -> usize {
+    let mut len = data_len(event.data().as_bytes(), one_line) + 1;
+    if event.event_type() != "message" {
+        len += field_len(b"event:", event.event_type().as_bytes());
+    }
+    if let Some(id) = event.id() {
+        len += field_len(b"id:", id.as_bytes());
+    }
+    len
+}
+
 /// The encoded size of the `data:` lines of `data`.
 fn data_len(data: &[u8], one_line: bool) -> usize {
     if one_line {
@@ -99,37 +116,23 @@ impl Encoder {
 
     /// The number of bytes [`encode_event`](Self::encode_event) writes for `event`.
     pub fn event_len(&self, event: &Event) -> usize {
-        let data = event.data().as_bytes();
-        let mut len = data_len(data, event.known_one_line() || is_one_line(data)) + 1;
-        if event.event_type() != "message" {
-            len += field_len(b"event:", event.event_type().as_bytes());
-        }
-        if let Some(id) = event.id() {
-            len += field_len(b"id:", id.as_bytes());
-        }
-        len
+        event_len(event, one_line(event))
     }
 
     /// Appends `event` to `dst`: `event:` (unless the type is `message`), `id:` (if set), the
     /// `data:` lines (at least one, so that an empty data is still dispatched), a blank line.
     pub fn encode_event(&self, event: &Event, dst: &mut BytesMut) {
-        let data = event.data().as_bytes();
-        // Most data is one line: one scan decides, and the length needs no second one.
-        let one_line = event.known_one_line() || is_one_line(data);
-        let mut len = data_len(data, one_line) + 1;
-        if event.event_type() != "message" {
-            len += field_len(b"event:", event.event_type().as_bytes());
-        }
-        if let Some(id) = event.id() {
-            len += field_len(b"id:", id.as_bytes());
-        }
-        dst.reserve(len);
+        // Most data is one line: one scan (or the decoder's word) decides, and the length
+        // needs no second one.
+        let one_line = one_line(event);
+        dst.reserve(event_len(event, one_line));
         if event.event_type() != "message" {
             put_field(dst, b"event:", event.event_type().as_bytes());
         }
         if let Some(id) = event.id() {
             put_field(dst, b"id:", id.as_bytes());
         }
+        let data = event.data().as_bytes();
         if one_line {
             put_field(dst, b"data:", data);
         } else {
