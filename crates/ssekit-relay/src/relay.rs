@@ -142,8 +142,7 @@ impl Relay {
         body: Bytes,
     ) -> Response<SseBody> {
         let frames =
-            relayed::<Encoded>(self.start(method, headers, body), (self.config.pipeline)())
-                .filter_map(|batch| std::future::ready(batch.frame));
+            relayed::<Encoded>(self.start(method, headers, body), (self.config.pipeline)());
         // The connection's own task runs the relay as it polls the body: no task and no
         // queue in between, and a client that goes away drops the upstream request with it.
         let mut body_out = SseBody::from_stream(frames);
@@ -317,9 +316,9 @@ fn publish(hub: &Hub, topic: &str, event: &Event) -> Result<String, ssekit_serve
     hub.publish(topic, event_type.as_ref(), event.data())
 }
 
-/// After an upstream failure: `out`, then what the pipeline still holds, then an error event.
-async fn failed(pipeline: &mut Pipeline, mut out: Vec<Event>, why: &str) -> Vec<Event> {
-    out.extend(pipeline.finish().await);
+/// After an upstream failure: what the pipeline still holds, then an error event.
+async fn failed(pipeline: &mut Pipeline, why: &str) -> Vec<Event> {
+    let mut out = pipeline.finish().await;
     out.push(error_event(&format!("upstream: {why}")));
     out
 }
@@ -362,8 +361,10 @@ trait Batch: Default + Send + 'static {
     fn expect(&mut self, bytes: usize);
     fn push_event(&mut self, event: Event);
     fn is_empty(&self) -> bool;
+    /// What the stream yields for a batch.
+    type Item: Send;
     /// The batch so far, leaving this one empty.
-    fn take(&mut self) -> Self;
+    fn take(&mut self) -> Self::Item;
 
     fn push_events(&mut self, events: Vec<Event>) {
         for event in events {
@@ -383,7 +384,9 @@ impl Batch for Vec<Event> {
         Vec::is_empty(self)
     }
 
-    fn take(&mut self) -> Self {
+    type Item = Vec<Event>;
+
+    fn take(&mut self) -> Vec<Event> {
         std::mem::take(self)
     }
 
@@ -399,30 +402,26 @@ impl Batch for Vec<Event> {
 /// Events encoded as they come, into one buffer for the whole stream: once the previous
 /// frame is written and dropped, `reserve` takes its memory back instead of allocating anew.
 #[derive(Default)]
-struct Encoded {
-    buf: BytesMut,
-    frame: Option<Bytes>,
-}
+struct Encoded(BytesMut);
 
 impl Batch for Encoded {
     fn expect(&mut self, bytes: usize) {
         // Re-encoded events take about as many bytes as they came in.
-        self.buf.reserve(bytes + bytes / 8);
+        self.0.reserve(bytes + bytes / 8);
     }
 
     fn push_event(&mut self, event: Event) {
-        Encoder::new().encode_event(&event, &mut self.buf);
+        Encoder::new().encode_event(&event, &mut self.0);
     }
 
     fn is_empty(&self) -> bool {
-        self.buf.is_empty() && self.frame.is_none()
+        self.0.is_empty()
     }
 
-    fn take(&mut self) -> Self {
-        Encoded {
-            buf: BytesMut::new(),
-            frame: Some(self.buf.split().freeze()),
-        }
+    type Item = Bytes;
+
+    fn take(&mut self) -> Bytes {
+        self.0.split().freeze()
     }
 }
 
@@ -430,7 +429,7 @@ impl Batch for Encoded {
 /// upstream read brought (directly), or one event (through the client). An upstream failure
 /// becomes an error event, then the end. Dropping the stream drops the upstream request, which
 /// closes its connection.
-fn relayed<B: Batch>(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = B> + Send {
+fn relayed<B: Batch>(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = B::Item> + Send {
     futures_util::stream::unfold(
         (start, pipeline, B::default()),
         |(mut upstream, mut pipeline, mut out)| async move {
@@ -467,9 +466,7 @@ fn relayed<B: Batch>(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = 
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out.push_events(
-                                failed(&mut pipeline, Vec::new(), &e.to_string()).await,
-                            );
+                            out.push_events(failed(&mut pipeline, &e.to_string()).await);
                             Upstream::Done
                         }
                     },
@@ -489,9 +486,7 @@ fn relayed<B: Batch>(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = 
                                 decode_into(&mut decoder, &mut out)
                             };
                             if let Some(e) = failed_at {
-                                out.push_events(
-                                    failed(&mut pipeline, Vec::new(), &e.to_string()).await,
-                                );
+                                out.push_events(failed(&mut pipeline, &e.to_string()).await);
                                 Upstream::Done
                             } else {
                                 Upstream::Reading(body, decoder)
@@ -511,9 +506,7 @@ fn relayed<B: Batch>(start: Upstream, pipeline: Pipeline) -> impl Stream<Item = 
                             Upstream::Done
                         }
                         Some(Err(e)) => {
-                            out.push_events(
-                                failed(&mut pipeline, Vec::new(), &e.to_string()).await,
-                            );
+                            out.push_events(failed(&mut pipeline, &e.to_string()).await);
                             Upstream::Done
                         }
                     },
