@@ -270,8 +270,8 @@ where
                     ) => head,
                 };
                 let (request, len) = match head {
-                    Ok(Ok(Some(Head::Direct(request, len)))) => (request, len),
-                    Ok(Ok(Some(Head::Hyper))) => break,
+                    Ok(Ok(Some(Parsed::Direct(request, len)))) => (request, len),
+                    Ok(Ok(Some(Parsed::Hyper | Parsed::Partial))) => break,
                     // Timed out, closed, or failed: close.
                     Err(_) | Ok(Ok(None) | Err(_)) => return,
                 };
@@ -328,26 +328,23 @@ where
     let _ = connection.await;
 }
 
-// Moved once per request, never stored.
-#[allow(clippy::large_enum_variant)]
-enum Head {
-    /// A request for the direct path and the length of its head.
-    Direct(Request<RequestBody>, usize),
-    /// Something for hyper.
-    Hyper,
-}
-
 /// How much the head buffer grows by at a time.
 const READ_STEP: usize = 1024;
 
-/// Reads until `buf` holds a complete request head; `None` when the client closed first.
-async fn read_head(stream: &TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<Head>> {
+/// Reads until `buf` holds a complete request head (never [`Parsed::Partial`]: a head that
+/// does not fit in `max` bytes goes to hyper, which answers 431); `None` when the client
+/// closed first.
+async fn read_head(
+    stream: &TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<Parsed>> {
     loop {
         if !buf.is_empty() {
             match parse_head(buf) {
                 Parsed::Partial if buf.len() < max => {}
-                Parsed::Partial | Parsed::Hyper => return Ok(Some(Head::Hyper)),
-                Parsed::Direct(request, len) => return Ok(Some(Head::Direct(request, len))),
+                Parsed::Partial => return Ok(Some(Parsed::Hyper)),
+                parsed => return Ok(Some(parsed)),
             }
         }
         if buf.len() == buf.capacity() {
@@ -363,10 +360,14 @@ async fn read_head(stream: &TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Res
     }
 }
 
+// Moved once per request, never stored.
 #[allow(clippy::large_enum_variant)]
 enum Parsed {
+    /// More bytes are needed.
     Partial,
+    /// Something for hyper.
     Hyper,
+    /// A request for the direct path and the length of its head.
     Direct(Request<RequestBody>, usize),
 }
 
