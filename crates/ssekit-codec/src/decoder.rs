@@ -95,7 +95,13 @@ impl DataBuf {
     #[inline(never)]
     fn join(first: &Value, second: &[u8], spare: &mut BytesMut) -> BytesMut {
         let mut joined = core::mem::take(spare);
-        joined.reserve((first.len() + 1 + second.len()) * 2);
+        let room = (first.len() + 1 + second.len()) * 2;
+        // The first buffer is an arena that the data of later small events are split off.
+        joined.reserve(if joined.capacity() == 0 {
+            room.max(JOIN_ARENA)
+        } else {
+            room
+        });
         joined.extend_from_slice(first.as_bytes());
         joined.extend_from_slice(b"\n");
         joined.extend_from_slice(second);
@@ -129,10 +135,10 @@ impl DataBuf {
         } else {
             Value::from_bytes(b.split().freeze())
         };
-        if b.capacity() < COPY_OUT_MAX {
-            b = BytesMut::with_capacity(JOIN_ARENA);
-        }
-        if b.capacity() <= SPARE_MAX {
+        // What is left of the buffer is kept for the next event's data if it is worth it; a
+        // new arena is made only when another event needs one (see `join`), so an idle
+        // decoder holds none.
+        if (COPY_OUT_MAX..=SPARE_MAX).contains(&b.capacity()) {
             *spare = b;
         }
         value
