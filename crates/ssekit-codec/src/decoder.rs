@@ -17,7 +17,7 @@
 //! the data buffer instead ([`Decoder::data_tail`]), so that its bytes are copied once. The
 //! data of small multi-line events is split off one shared buffer (see [`DataBuf::take`]).
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Comment, Event, EventType, Frame, RawEvent, RawFrame};
@@ -52,6 +52,14 @@ const SPARE_MAX: usize = 8192;
 enum DataBuf {
     #[default]
     Empty,
+    /// One line, `chunk[start..end]` of the decoder's current chunk: the slice is made only
+    /// when the event is taken (or the chunk replaced, see [`Decoder::settle_data`]), so that
+    /// the first line of data of several lines, which is copied when the second comes, costs
+    /// no `Bytes` (measured: a reference count taken and given back per event).
+    InChunk {
+        start: usize,
+        end: usize,
+    },
     One(Value),
     Many(BytesMut),
 }
@@ -62,6 +70,7 @@ impl DataBuf {
     fn len(&self) -> usize {
         match self {
             DataBuf::Empty => 0,
+            DataBuf::InChunk { start, end } => end - start,
             DataBuf::One(b) => b.len(),
             DataBuf::Many(b) => b.len(),
         }
@@ -71,20 +80,36 @@ impl DataBuf {
         matches!(self, DataBuf::Empty)
     }
 
-    /// Appends the line `src[start..end]`: as a slice of `src` if it is the first, else copied
-    /// after an LF.
+    /// Appends the line `src[start..end]`: as a slice of `src` if it is the first (as a
+    /// position in `chunk` if `src` is the chunk, `IN_CHUNK`), else copied after an LF.
     #[allow(clippy::inline_always)] // measured, as for `Builder::field`
     #[inline(always)]
-    fn push(&mut self, src: &Bytes, start: usize, end: usize, spare: &mut BytesMut) {
+    fn push<const IN_CHUNK: bool>(
+        &mut self,
+        src: &Bytes,
+        chunk: &Bytes,
+        start: usize,
+        end: usize,
+        spare: &mut BytesMut,
+        last_large: usize,
+    ) {
         match self {
+            DataBuf::Empty if IN_CHUNK => *self = DataBuf::InChunk { start, end },
             DataBuf::Empty => *self = DataBuf::One(Value::slice_of(src, start, end)),
-            DataBuf::One(first) => {
+            DataBuf::InChunk {
+                start: first_start,
+                end: first_end,
+            } => {
+                let first = &chunk[*first_start..*first_end];
                 *self = DataBuf::Many(Self::join(first, &src[start..end], spare));
+            }
+            DataBuf::One(first) => {
+                *self = DataBuf::Many(Self::join(first.as_bytes(), &src[start..end], spare));
             }
             DataBuf::Many(joined) => {
                 let value = &src[start..end];
-                joined.reserve(1 + value.len());
-                joined.extend_from_slice(b"\n");
+                reserve_data(joined, 1 + value.len(), last_large);
+                joined.put_u8(b'\n');
                 joined.extend_from_slice(value);
             }
         }
@@ -93,7 +118,7 @@ impl DataBuf {
     /// The first two lines of data, joined, with room for more: in `spare`, the buffer of an
     /// earlier event, if there is one.
     #[inline(never)]
-    fn join(first: &Value, second: &[u8], spare: &mut BytesMut) -> BytesMut {
+    fn join(first: &[u8], second: &[u8], spare: &mut BytesMut) -> BytesMut {
         let mut joined = core::mem::take(spare);
         let room = (first.len() + 1 + second.len()) * 2;
         // The first buffer is an arena that the data of later small events are split off.
@@ -102,30 +127,34 @@ impl DataBuf {
         } else {
             room
         });
-        joined.extend_from_slice(first.as_bytes());
-        joined.extend_from_slice(b"\n");
+        joined.extend_from_slice(first);
+        joined.put_u8(b'\n');
         joined.extend_from_slice(second);
         joined
     }
 
     /// The data, leaving the buffer empty. Data of several lines goes through
     /// [`DataBuf::take_many`].
-    #[inline]
-    fn take(&mut self, spare: &mut BytesMut) -> Value {
+    #[allow(clippy::inline_always)] // measured: a call per event otherwise
+    #[inline(always)]
+    fn take(&mut self, chunk: &Bytes, spare: &mut BytesMut, last_large: &mut usize) -> Value {
         match core::mem::take(self) {
             DataBuf::Empty => Value::EMPTY,
+            DataBuf::InChunk { start, end } => Value::slice_of(chunk, start, end),
             DataBuf::One(v) => v,
-            DataBuf::Many(b) => Self::take_many(b, spare),
+            DataBuf::Many(b) => Self::take_many(b, spare, last_large),
         }
     }
 
     /// The data of several lines in `b`. Small data is split off `b` (or, when tiny, copied
     /// inline), and the rest of `b` is kept in `spare` for the next event, so that the data of
     /// many small events share one allocation rather than needing two each (the buffer, and
-    /// the shared header that freezing it makes). Large data is `b` itself, frozen.
+    /// the shared header that freezing it makes). Large data is `b` itself, frozen, and its
+    /// length is noted in `last_large` (see [`reserve_data`]).
     #[inline(never)]
-    fn take_many(mut b: BytesMut, spare: &mut BytesMut) -> Value {
+    fn take_many(mut b: BytesMut, spare: &mut BytesMut, last_large: &mut usize) -> Value {
         if b.len() > COPY_OUT_MAX {
+            *last_large = b.len();
             return Value::from_bytes(b.freeze());
         }
         let value = if b.len() <= INLINE {
@@ -158,6 +187,79 @@ impl DataBuf {
             Self::recycle(b, spare);
         }
     }
+}
+
+/// Makes room in the data buffer `joined` for `additional` more bytes. `last_large` is the
+/// length of the last large data (see [`DataBuf::take_many`]), 0 if none: when the buffer has
+/// to grow and its data has come within a quarter of that, it grows straight to it, since the
+/// events of a stream tend to be alike. Growing by doubling alone, a large event's buffer was
+/// moved (copied) five times on the way to 64 KiB, which in a trickle of small chunks cost a
+/// tenth of the decoding (measured: the small allocations of the trickle keep `realloc` from
+/// growing it in place). Where that guess is wrong the buffer holds at most four times its
+/// data, against two for doubling.
+#[inline]
+fn reserve_data(joined: &mut BytesMut, additional: usize, last_large: usize) {
+    if joined.capacity() - joined.len() < additional {
+        grow_data(joined, additional, last_large);
+    }
+}
+
+/// See [`reserve_data`].
+#[inline(never)]
+fn grow_data(joined: &mut BytesMut, additional: usize, last_large: usize) {
+    let needed = joined.len() + additional;
+    let target = if last_large > needed && needed.saturating_mul(4) >= last_large {
+        last_large
+    } else {
+        needed
+    };
+    joined.reserve(target - joined.len());
+}
+
+/// The AVX2 searcher for line breaks (CR or LF), where the CPU has AVX2. `memchr2` makes its
+/// searcher (and picks the CPU's routine through a function pointer) on every call, which for
+/// the short haystacks of small chunks and lines cost about a third of the search (measured);
+/// this one is made once. (Kept in the decoder instead, it saved another 1% but more than
+/// doubled the decoder's size.) Without `std` the CPU cannot be asked, and `memchr2` decides
+/// from the compile-time target.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+static AVX2_LINE_BREAKS: std::sync::OnceLock<Option<memchr::arch::x86_64::avx2::memchr::Two>> =
+    std::sync::OnceLock::new();
+
+/// See [`AVX2_LINE_BREAKS`].
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[inline]
+fn avx2_line_breaks() -> Option<&'static memchr::arch::x86_64::avx2::memchr::Two> {
+    AVX2_LINE_BREAKS
+        .get_or_init(|| memchr::arch::x86_64::avx2::memchr::Two::new(b'\r', b'\n'))
+        .as_ref()
+}
+
+/// The position of the first CR or LF in `haystack`, as `memchr2` finds it.
+#[inline]
+fn find_line_break(haystack: &[u8]) -> Option<usize> {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(searcher) = avx2_line_breaks() {
+        return searcher.find(haystack);
+    }
+    memchr::memchr2(b'\r', b'\n', haystack)
+}
+
+/// [`find_line_break`], not inlined: for the decoding loop's fast path, where inlining it made
+/// the loop as a whole slower (measured).
+#[inline(never)]
+fn find_line_break_outlined(haystack: &[u8]) -> Option<usize> {
+    find_line_break(haystack)
+}
+
+/// The position of the last CR or LF in `haystack`, as `memrchr2` finds it.
+#[inline]
+fn rfind_line_break(haystack: &[u8]) -> Option<usize> {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(searcher) = avx2_line_breaks() {
+        return searcher.rfind(haystack);
+    }
+    memchr::memrchr2(b'\r', b'\n', haystack)
 }
 
 /// The decoder states that the fast path leaves to the general one, as a set of bits, so that
@@ -216,6 +318,9 @@ struct Builder {
     id_set: bool,
     /// An empty buffer (with capacity) for the data of the next event of several lines.
     spare: BytesMut,
+    /// The length of the last event data too large to share a buffer (see
+    /// [`reserve_data`]); 0 if none.
+    last_large: usize,
 }
 
 /// What a line gave: an event is ready (its parts are still in the [`Builder`], for
@@ -309,18 +414,22 @@ impl Builder {
             dispatched_id: Value::EMPTY,
             id_set: false,
             spare: BytesMut::new(),
+            last_large: 0,
         }
     }
 
     /// Interprets the non-empty line `src[start..end]`. `known_utf8` says whether it is known
-    /// to be valid UTF-8. An error is a limit exceeded; the caller drops the event.
+    /// to be valid UTF-8. `IN_CHUNK` says that `src` is the decoder's current `chunk`. An
+    /// error is a limit exceeded; the caller drops the event.
     // Measured (callgrind): inlined into the fast path, it saves about 15% of the
     // instructions per line of small events.
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn field(
+    #[allow(clippy::too_many_arguments)] // all of them needed in the fast path, inlined
+    fn field<const IN_CHUNK: bool>(
         &mut self,
         src: &Bytes,
+        chunk: &Bytes,
         start: usize,
         end: usize,
         known_utf8: bool,
@@ -338,7 +447,14 @@ impl Builder {
                     return Err(DecodeErrorKind::EventTooLarge);
                 }
                 self.data_utf8 &= known_utf8;
-                self.data.push(src, value_start, end, &mut self.spare);
+                self.data.push::<IN_CHUNK>(
+                    src,
+                    chunk,
+                    value_start,
+                    end,
+                    &mut self.spare,
+                    self.last_large,
+                );
             }
             Name::Event => {
                 self.event_type = Some(Value::slice_of(src, value_start, end));
@@ -495,9 +611,25 @@ fn is_ascii(bytes: &[u8]) -> bool {
     any & HIGH == 0
 }
 
-/// How many bytes at the start of `bytes` are valid UTF-8.
+/// How many bytes at the start of `bytes` are valid UTF-8. Small chunks (those of a trickle,
+/// and the joins of them) are tried as ASCII first, cheaper for them than `simdutf8`'s setup;
+/// large ones go straight to `simdutf8`, which is as quick on ASCII and does not scan again
+/// what an ASCII test gave up on (measured).
+#[inline]
 fn utf8_prefix(bytes: &[u8]) -> usize {
-    if is_ascii(bytes) {
+    if bytes.len() <= 1024 && is_ascii(bytes) {
+        return bytes.len();
+    }
+    utf8_prefix_slow(bytes)
+}
+
+/// [`utf8_prefix`] of text that is not all ASCII. Out of line: inlined, it made the decoding
+/// loop that calls `utf8_prefix` slower (measured).
+#[inline(never)]
+fn utf8_prefix_slow(bytes: &[u8]) -> usize {
+    // `simdutf8` checks valid text (the common case) several times faster than `core`; it
+    // says only whether the bytes are valid, so `core` finds where invalid text starts.
+    if simdutf8::basic::from_utf8(bytes).is_ok() {
         return bytes.len();
     }
     match core::str::from_utf8(bytes) {
@@ -586,6 +718,7 @@ impl Decoder {
         if chunk.is_empty() {
             return;
         }
+        self.settle_data();
         if self.pos < self.chunk.len() {
             let rest = &self.chunk[self.pos..];
             let mut joined = BytesMut::with_capacity(rest.len() + self.pending.len() + chunk.len());
@@ -601,6 +734,15 @@ impl Decoder {
         }
         self.pos = 0;
         self.validated = false;
+    }
+
+    /// Makes data kept as a position in the chunk ([`DataBuf::InChunk`]) a slice of it, before
+    /// the chunk is replaced.
+    #[inline]
+    fn settle_data(&mut self) {
+        if let DataBuf::InChunk { start, end } = self.builder.data {
+            self.builder.data = DataBuf::One(Value::slice_of(&self.chunk, start, end));
+        }
     }
 
     /// Takes a chunk that continues the line in `partial` (or `pending`), the last chunk being
@@ -634,7 +776,7 @@ impl Decoder {
         }
         // Only up to the last line break: the line that the chunk ends inside stays where it
         // is, for the next chunk, instead of being carried over.
-        let Some(last) = memchr::memrchr2(b'\r', b'\n', &self.partial[from..]) else {
+        let Some(last) = rfind_line_break(&self.partial[from..]) else {
             return false; // no line ends yet: nothing to decode
         };
         let mut cut = from + last + 1;
@@ -663,12 +805,37 @@ impl Decoder {
     }
 
     /// The next frame from the bytes fed so far, or `Ok(None)` when more input is needed.
+    #[inline]
     pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        if self.pos >= self.chunk.len() {
+            // The chunk is used up (nothing fed since the last `Ok(None)`, or a small chunk
+            // was only added to a split line): in every state the decoding loop would return
+            // `Ok(None)` at once, changing nothing. Tested here, inlined into the caller, so
+            // that such a call costs a few instructions rather than the loop's set-up
+            // (measured: a trickle of small chunks makes many).
+            return Ok(None);
+        }
+        self.next_frame_inner()
+    }
+
+    /// [`Decoder::next_frame`] past its first test.
+    #[inline(never)]
+    fn next_frame_inner(&mut self) -> Result<Option<Frame>, DecodeError> {
         Ok(self.next::<true>()?.map(|step| self.frame(step)))
     }
 
     /// Like [`next_frame`](Self::next_frame), at the byte level (no UTF-8 validation).
+    #[inline]
     pub fn next_raw_frame(&mut self) -> Result<Option<RawFrame>, DecodeError> {
+        if self.pos >= self.chunk.len() {
+            return Ok(None); // as in `next_frame`
+        }
+        self.next_raw_frame_inner()
+    }
+
+    /// [`Decoder::next_raw_frame`] past its first test.
+    #[inline(never)]
+    fn next_raw_frame_inner(&mut self) -> Result<Option<RawFrame>, DecodeError> {
         Ok(self.next::<false>()?.map(|step| self.raw_frame(step)))
     }
 
@@ -766,12 +933,15 @@ impl Decoder {
     }
 
     /// Takes the event that [`Step::Event`] announced, as text.
-    #[inline]
+    #[allow(clippy::inline_always)] // measured: it builds the event in `next_frame`'s result
+    #[inline(always)]
     fn take_event(&mut self) -> Event {
         let builder = &mut self.builder;
         // A single `data:` line holds no line break: the encoder can skip looking for one.
         let one_line = !matches!(builder.data, DataBuf::Many(_));
-        let data = builder.data.take(&mut builder.spare);
+        let data = builder
+            .data
+            .take(&self.chunk, &mut builder.spare, &mut builder.last_large);
         let data = text(data, core::mem::replace(&mut builder.data_utf8, true));
         let event_type = match builder.event_type.take() {
             Some(t) if !t.is_empty() => text(t, builder.event_type_utf8),
@@ -796,7 +966,9 @@ impl Decoder {
         let builder = &mut self.builder;
         RawEvent {
             event_type: builder.event_type.take().filter(|t| !t.is_empty()),
-            data: builder.data.take(&mut builder.spare),
+            data: builder
+                .data
+                .take(&self.chunk, &mut builder.spare, &mut builder.last_large),
             id: builder.last_id.clone(),
             data_utf8: core::mem::replace(&mut builder.data_utf8, true),
             event_type_utf8: builder.event_type_utf8,
@@ -831,10 +1003,12 @@ impl Decoder {
     fn next<const TEXT: bool>(&mut self) -> Result<Option<Step>, DecodeError> {
         loop {
             if !self.slow.is_empty() || !self.partial.is_empty() {
+                if self.pos >= self.chunk.len() {
+                    // In any state, nothing more until more input comes (the general path
+                    // would find the same, at the cost of a call).
+                    return Ok(None);
+                }
                 if self.slow.contains(Slow::DATA_TAIL) {
-                    if self.pos >= self.chunk.len() {
-                        return Ok(None);
-                    }
                     if TEXT {
                         self.validate();
                     }
@@ -856,9 +1030,13 @@ impl Decoder {
             if TEXT {
                 self.validate();
             }
-            if first == b'\n' {
+            if first == b'\n' || first == b'\r' {
                 // A blank line (the end of most events): no search needed.
-                self.pos = start + 1;
+                if first == b'\n' {
+                    self.pos = start + 1;
+                } else {
+                    self.end_line(start);
+                }
                 if let Some(step) = self.dispatch() {
                     return Ok(Some(step));
                 }
@@ -888,7 +1066,8 @@ impl Decoder {
             if let Some(step) = self.single_line_event(start, end, known_utf8) {
                 return Ok(Some(step));
             }
-            match self.builder.field(
+            match self.builder.field::<true>(
+                &self.chunk,
                 &self.chunk,
                 start,
                 end,
@@ -919,7 +1098,7 @@ impl Decoder {
             if !rest.starts_with(b"data:") {
                 break;
             }
-            let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+            let Some(end) = find_line_break(rest) else {
                 // The chunk ends inside this line. Once its value has begun (the byte after
                 // the colon is known), it goes straight into the data buffer, within limits.
                 if let Some(&after_colon) = rest.get(5) {
@@ -928,8 +1107,8 @@ impl Decoder {
                     if rest.len() <= self.limits.max_line_length()
                         && joined.len() + 1 + value.len() <= self.limits.max_event_size()
                     {
-                        joined.reserve(1 + value.len());
-                        joined.extend_from_slice(b"\n");
+                        reserve_data(joined, 1 + value.len(), self.builder.last_large);
+                        joined.put_u8(b'\n');
                         joined.extend_from_slice(value);
                         self.builder.data_utf8 &=
                             self.validated && self.chunk.len() <= self.valid_until;
@@ -951,8 +1130,8 @@ impl Decoder {
             {
                 break;
             }
-            joined.reserve(1 + value.len());
-            joined.extend_from_slice(b"\n");
+            reserve_data(joined, 1 + value.len(), self.builder.last_large);
+            joined.put_u8(b'\n');
             joined.extend_from_slice(value);
             let line_end = self.pos + end;
             self.builder.data_utf8 &= self.validated && line_end <= self.valid_until;
@@ -973,7 +1152,7 @@ impl Decoder {
             return;
         };
         let rest = &self.chunk[self.pos..];
-        let found = memchr::memchr2(b'\r', b'\n', rest);
+        let found = find_line_break(rest);
         let piece = found.unwrap_or(rest.len());
         if self.tail_len + piece > self.limits.max_line_length()
             || joined.len() + piece > self.limits.max_event_size()
@@ -986,6 +1165,7 @@ impl Decoder {
             self.slow.remove(Slow::DATA_TAIL);
             return;
         }
+        reserve_data(joined, piece, self.builder.last_large);
         joined.extend_from_slice(&rest[..piece]);
         let end = self.pos + piece;
         self.builder.data_utf8 &= self.validated && end <= self.valid_until;
@@ -1047,7 +1227,7 @@ impl Decoder {
                 searched += 8;
             }
         }
-        let found = memchr::memchr2(b'\r', b'\n', &rest[searched..]).map(|i| searched + i);
+        let found = find_line_break_outlined(&rest[searched..]).map(|i| searched + i);
         self.long_lines = found.is_none_or(|i| i >= SHORT_LINE);
         found.map(|i| from + i)
     }
@@ -1094,7 +1274,7 @@ impl Decoder {
                 self.pos += 1;
                 return Ok(Some(Line::InChunk { start, end: start }));
             }
-            let Some(offset) = memchr::memchr2(b'\r', b'\n', &self.chunk[start..]) else {
+            let Some(offset) = find_line_break(&self.chunk[start..]) else {
                 self.carry_over()?;
                 return Ok(None);
             };
@@ -1188,7 +1368,8 @@ impl Decoder {
                     return Ok(None);
                 }
                 let known_utf8 = self.validated && end <= self.valid_until;
-                self.builder.field(
+                self.builder.field::<true>(
+                    &self.chunk,
                     &self.chunk,
                     start,
                     end,
@@ -1206,8 +1387,9 @@ impl Decoder {
                 }
                 // Checked now, while it is short, rather than with all the event's data.
                 let known_utf8 = text && core::str::from_utf8(&line).is_ok();
-                self.builder.field(
+                self.builder.field::<false>(
                     &line,
+                    &self.chunk,
                     0,
                     line.len(),
                     known_utf8,
