@@ -14,7 +14,7 @@ for impl in ssekit broadcast; do
   run "${BIN:-target/release}/hub-publish" --impl "$impl" --subscribers 1000 --events 20000
 done
 for rate in 10 100; do
-  for hop in direct proxy relay nginx; do run "$D/hop.sh" "$hop" "$rate" 1000 10; done
+  for hop in direct proxy relay nginx tcp; do run "$D/hop.sh" "$hop" "$rate" 1000 10; done
 done
 for events_size in "6000000 100" "2000000 1024"; do
   set -- $events_size

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Hop cost: loadgen -> [hop] -> bench-server (ssekit), N streams of RATE events/s each.
-# usage: scripts/hop.sh HOP(direct|proxy|relay|nginx) RATE CONNECTIONS SECONDS
+# usage: scripts/hop.sh HOP(direct|proxy|relay|nginx|tcp) RATE CONNECTIONS SECONDS
+# (tcp: bytes copied both ways by tcp-hop, which knows nothing of HTTP: the floor of a hop)
 # Prints loadgen's JSON; its "server" CPU and memory figures are the hop's (the upstream's
 # for direct).
 set -eu
@@ -17,6 +18,9 @@ case $HOP in
     MEASURED=$!; PIDS="$PIDS $!"; URL=$(wait_url "$LOGS/hop")/sub ;;
   relay)
     "$BIN/ssekit" relay --listen 127.0.0.1:0 --upstream "$UP/sub" 2> "$LOGS/hop" &
+    MEASURED=$!; PIDS="$PIDS $!"; URL=$(wait_url "$LOGS/hop")/sub ;;
+  tcp)
+    "$BIN/tcp-hop" --listen 127.0.0.1:0 --upstream "${UP#http://}" 2> "$LOGS/hop" &
     MEASURED=$!; PIDS="$PIDS $!"; URL=$(wait_url "$LOGS/hop")/sub ;;
   nginx)
     start_nginx "${UP#http://}"
