@@ -52,6 +52,7 @@ impl EventType {
     }
 
     /// The type as text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -96,6 +97,7 @@ impl EventId {
     }
 
     /// The id as text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -211,21 +213,25 @@ impl Event {
     }
 
     /// The event type; `message` unless the stream set another.
+    #[inline]
     pub fn event_type(&self) -> &str {
         &self.event_type
     }
 
     /// The data, lines joined with `\n`.
+    #[inline]
     pub fn data(&self) -> &str {
         &self.data
     }
 
     /// The data as bytes.
+    #[inline]
     pub fn data_bytes(&self) -> &[u8] {
         self.data.as_bytes()
     }
 
     /// The id, if any.
+    #[inline]
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
@@ -261,6 +267,7 @@ impl Comment {
     }
 
     /// The comment text.
+    #[inline]
     pub fn text(&self) -> &str {
         &self.0
     }
@@ -315,11 +322,13 @@ impl core::hash::Hash for RawEvent {
 
 impl RawEvent {
     /// The event type's bytes; `b"message"` when the stream set none (or an empty one).
+    #[inline]
     pub fn event_type(&self) -> &[u8] {
         self.event_type.as_ref().map_or(b"message", Value::as_bytes)
     }
 
     /// The data bytes, lines joined with `\n`.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         self.data.as_bytes()
     }
@@ -330,6 +339,7 @@ impl RawEvent {
     }
 
     /// The last event ID at dispatch; empty when none was set.
+    #[inline]
     pub fn id(&self) -> &[u8] {
         self.id.as_bytes()
     }

@@ -101,10 +101,12 @@ impl Value {
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.as_bytes().is_empty()
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.as_bytes().len()
     }
@@ -198,6 +200,7 @@ impl Text {
         }
     }
 
+    #[inline]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
@@ -205,6 +208,7 @@ impl Text {
 
 impl Deref for Text {
     type Target = str;
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
