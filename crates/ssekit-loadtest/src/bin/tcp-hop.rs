@@ -34,6 +34,8 @@ fn main() {
         eprintln!("listening on http://{}", listener.local_addr().unwrap());
         loop {
             let Ok((mut client, _)) = listener.accept().await else {
+                // Out of file descriptors, say: wait rather than spin on the error.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             };
             tokio::spawn(async move {
