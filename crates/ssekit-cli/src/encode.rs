@@ -24,7 +24,8 @@ struct Input {
 }
 
 /// Encodes one input line into `out`. The comment comes first, then the retry time, then the
-/// event, which is written when any of `event`, `data` or `id` is present.
+/// event, which is written when any of `event`, `data` or `id` is present. On an error, `out`
+/// may hold part of the line: the caller cuts it off.
 fn encode_line(line: &str, encoder: Encoder, out: &mut BytesMut) -> Result<(), String> {
     let input: Input = serde_json::from_str(line).map_err(|e| e.to_string())?;
     if let Some(comment) = input.comment {
@@ -52,7 +53,7 @@ pub(crate) fn run(_args: &Args) -> Result<(), Failure> {
     let mut stdin = io::BufReader::with_capacity(64 * 1024, io::stdin().lock());
     let mut stdout = io::stdout().lock();
     let mut out = BytesMut::with_capacity(64 * 1024);
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut number = 0u64;
     loop {
         if stdin.buffer().is_empty() && !out.is_empty() {
@@ -62,17 +63,31 @@ pub(crate) fn run(_args: &Args) -> Result<(), Failure> {
             out.clear();
         }
         line.clear();
-        if stdin.read_line(&mut line)? == 0 {
+        if stdin.read_until(b'\n', &mut line)? == 0 {
             stdout.write_all(&out)?;
             stdout.flush()?;
             return Ok(());
         }
         number += 1;
-        let text = line.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
-        if let Err(message) = encode_line(text, encoder, &mut out) {
+        // A line is taken as bytes and checked here, so that text that is not UTF-8 is bad
+        // input on that line, like any other, rather than a failed read.
+        let checked = std::str::from_utf8(&line).map_err(|e| {
+            format!(
+                "not valid UTF-8 (at byte {} of the line)",
+                e.valid_up_to() + 1
+            )
+        });
+        let start = out.len();
+        let result = checked.and_then(|text| {
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                return Ok(());
+            }
+            encode_line(text, encoder, &mut out)
+        });
+        if let Err(message) = result {
+            // Nothing of a rejected line is written, not even its comment or retry time.
+            out.truncate(start);
             stdout.write_all(&out)?;
             stdout.flush()?;
             return Err(Failure::Input(format!(

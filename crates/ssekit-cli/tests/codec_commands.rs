@@ -148,8 +148,10 @@ fn encode_splits_every_line_break_once() {
 
 #[test]
 fn encode_rejects_bad_input_naming_the_line() {
-    let cases: [(&str, &str); 5] = [
+    let cases: [(&str, &str); 7] = [
         ("{\"data\":\"ok\"}\n{\"event\":\"a\\nb\"}\n", "input line 2"),
+        ("{\"data\":\"ok\"}\n{\"event\":\"a\\rb\"}\n", "input line 2"),
+        ("{\"data\":\"ok\"}\n{\"id\":\"a\\nb\"}\n", "input line 2"),
         (
             "{\"data\":\"ok\"}\n{\"id\":\"a\\u0000b\"}\n",
             "input line 2",
@@ -172,6 +174,125 @@ fn encode_rejects_bad_input_naming_the_line() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A rejected line writes nothing of itself, not even the comment or retry time it holds
+/// before the bad field; what came before it is written.
+#[test]
+fn encode_writes_nothing_of_a_rejected_line() {
+    for bad in [
+        r#"{"comment":"c","retry":5,"id":"a\nb","data":"x"}"#,
+        r#"{"retry":5,"event":"a\rb","data":"x"}"#,
+        r#"{"comment":"c","id":"a\u0000b"}"#,
+    ] {
+        let input = format!("{{\"data\":\"ok\"}}\n{bad}\n{{\"data\":\"never\"}}\n");
+        let out = ssekit(&["encode"], input.as_bytes());
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert_eq!(out.stdout, b"data: ok\n\n", "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("input line 2"), "{bad}: {stderr}");
+    }
+}
+
+/// Input that is not UTF-8 is bad input on its line (exit 2), after the lines before it.
+#[test]
+fn encode_rejects_invalid_utf8_naming_the_line() {
+    let out = ssekit(&["encode"], b"{\"data\":\"ok\"}\n{\"data\":\"\xff\"}\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.stdout, b"data: ok\n\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("input line 2") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+}
+
+/// A limit error names the line that is too long, or the event whose data is too large, and
+/// comes after the events before it.
+#[test]
+fn decode_limit_errors_name_the_line_or_event() {
+    let input = b"data: a\n\n: note\r\ndata: 0123456789\n\n";
+    let out = ssekit(&["decode", "--max-line-length", "10"], input);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_lines(&out.stdout).len(), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 4 ") && stderr.contains("--max-line-length"),
+        "{stderr}"
+    );
+
+    let input = b"data: a\n\nretry: 5\n\ndata: 012\ndata: 3456789\n\n";
+    let out = ssekit(&["decode", "--max-event-size", "8"], input);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_lines(&out.stdout).len(), 2); // the event, and the retry time
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("event 2:") && stderr.contains("--max-event-size"),
+        "{stderr}"
+    );
+}
+
+/// The default limits take an event of 9 MiB of data and stop at a line of 16 MiB + 1 byte.
+#[test]
+fn decode_default_limits() {
+    let mut input = b"data: ".to_vec();
+    input.resize(input.len() + 9 * 1024 * 1024, b'x');
+    input.extend_from_slice(b"\n\n");
+    let out = ssekit(&["decode"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let events = json_lines(&out.stdout);
+    assert_eq!(
+        events[0]["data"].as_str().map(str::len),
+        Some(9 * 1024 * 1024)
+    );
+
+    let mut input = b"data: a\n\n".to_vec();
+    input.resize(input.len() + 16 * 1024 * 1024 + 1, b'y');
+    input.extend_from_slice(b"\n\n");
+    let out = ssekit(&["decode"], &input);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_lines(&out.stdout).len(), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3 ") && stderr.contains("16777216"),
+        "{stderr}"
+    );
+}
+
+/// A reader that goes away (`ssekit decode | head -1`) ends the command quietly, with success.
+#[test]
+fn decode_and_encode_end_quietly_when_the_reader_goes_away() {
+    for (command, item) in [
+        ("decode", &b"data: x\n\n"[..]),
+        ("encode", &b"{\"data\":\"x\"}\n"[..]),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ssekit"))
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdin.write_all(item).unwrap();
+        stdin.flush().unwrap();
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "{command}");
+        drop(stdout);
+        // Keep writing until the command has noticed (bounded: 64 MiB at most).
+        let chunk = item.repeat(64 * 1024 / item.len());
+        for _ in 0..1024 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command}");
+        assert!(out.stderr.is_empty(), "{command}: {:?}", out.stderr);
+    }
+}
+
 #[test]
 fn decode_replaces_invalid_utf8() {
     let out = ssekit(&["decode"], b"data: a\xffb\n\n");
@@ -186,6 +307,8 @@ fn bad_usage_exits_2() {
     let out = ssekit(&["decode", "--max-line-length", "lots"], b"");
     assert_eq!(out.status.code(), Some(2));
     let out = ssekit(&["no-such-command"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let out = ssekit(&["encode", "extra"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
 
