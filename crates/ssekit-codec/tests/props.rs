@@ -241,3 +241,34 @@ proptest! {
         prop_assert_eq!(decoder.next_frame().unwrap(), None);
     }
 }
+
+/// The short-line search takes a byte below 0x0E for a line end and checks it: a tab or any
+/// other control byte before the real end, at every offset of the searched words, in every
+/// kind of field and after every kind of line ending, decodes as the oracle says.
+#[test]
+fn control_bytes_before_a_line_end_agree_with_the_oracle() {
+    let controls = (0u8..0x0E).filter(|b| !matches!(b, b'\r' | b'\n'));
+    let mut input = Vec::new();
+    for control in controls {
+        for at in 0..40 {
+            for (field, ending) in [("data: ", "\n"), ("id: ", "\r\n"), ("event:", "\r")] {
+                input.extend_from_slice(field.as_bytes());
+                input.resize(input.len() + at, b'x');
+                input.push(control);
+                input.extend_from_slice(b"y\xc3\xa9");
+                input.resize(input.len() + at % 3, control);
+                input.extend_from_slice(ending.as_bytes());
+                input.extend_from_slice(b"data: z\n\n");
+            }
+        }
+    }
+    for comments in [false, true] {
+        let expected = crate::oracle::decode(&input, comments);
+        assert!(expected.len() > 1000);
+        assert_eq!(decode_all(&input, comments), expected);
+        for size in [1, 7, 64] {
+            let chunks = decode_chunks(Limits::default(), comments, input.chunks(size));
+            assert_eq!(chunks, expected, "chunks of {size}");
+        }
+    }
+}
