@@ -509,6 +509,17 @@ impl Builder {
     }
 
     /// Drops the event being built.
+    /// Drops the `id:` of an event that is not dispatched (a limit error, or the end of the
+    /// stream): the last event ID buffer goes back to the last dispatched value, so that the
+    /// dropped event's id is not carried into the next one.
+    fn forget_id(&mut self) {
+        if self.id_set {
+            self.id_set = false;
+            self.last_id = self.dispatched_id.clone();
+            self.last_id_utf8 = false;
+        }
+    }
+
     fn clear_event(&mut self) {
         self.data.clear(&mut self.spare);
         self.data_utf8 = true;
@@ -923,8 +934,9 @@ impl Decoder {
     }
 
     /// Ends the stream fed so far: returns its remaining frames one per call, then `Ok(None)`,
-    /// having dropped an unterminated last line and event as the spec says. The decoder is then
-    /// ready for a new stream (such as a reconnection); it keeps its last event ID.
+    /// having dropped an unterminated last line and event as the spec says (an `id:` in that
+    /// event included). The decoder is then ready for a new stream (such as a reconnection);
+    /// it keeps its last event ID, the one [`last_event_id`](Self::last_event_id) gives.
     pub fn finish(&mut self) -> Result<Option<Frame>, DecodeError> {
         Ok(self.finish_inner::<true>()?.map(|step| self.frame(step)))
     }
@@ -1061,8 +1073,12 @@ impl Decoder {
 
     fn finish_inner<const TEXT: bool>(&mut self) -> Result<Option<Step>, DecodeError> {
         self.text_wanted = TEXT;
-        // At the end of the stream a BOM prefix can no longer grow into a BOM.
-        self.slow.remove(Slow::NOT_STARTED);
+        // At the end of the stream a BOM prefix can no longer grow into a BOM (a whole BOM
+        // is still stripped, by the loop).
+        let rest = &self.chunk[self.pos..];
+        if rest.len() < BOM.len() && BOM.starts_with(rest) {
+            self.slow.remove(Slow::NOT_STARTED);
+        }
         if let Some(step) = self.next::<TEXT>()? {
             return Ok(Some(step));
         }
@@ -1075,6 +1091,7 @@ impl Decoder {
         self.pending.clear();
         self.slow = Slow::NOT_STARTED;
         self.builder.clear_event();
+        self.builder.forget_id();
         Ok(None)
     }
 
@@ -1461,6 +1478,7 @@ impl Decoder {
     /// Reports a limit error: the current event is dropped and the rest of it skipped.
     fn fail(&mut self, kind: DecodeErrorKind) -> DecodeError {
         self.builder.clear_event();
+        self.builder.forget_id();
         self.slow.insert(Slow::DISCARDING_EVENT);
         let limit = match kind {
             DecodeErrorKind::LineTooLong => self.limits.max_line_length(),

@@ -18,8 +18,9 @@ pub enum DecodeErrorKind {
 /// errors: the decoder handles them as the WHATWG specification says. Only limits are.
 ///
 /// **Recovery.** The event being built when the error occurred is discarded, including the
-/// rest of the offending line; decoding resumes with the next event (after the next blank
-/// line). Events dispatched before the error are unaffected.
+/// rest of the offending line and an `id:` it held (the next event carries the last event ID
+/// from before it); decoding resumes with the next event (after the next blank line). Events
+/// dispatched before the error are unaffected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeError {
     kind: DecodeErrorKind,

@@ -3,7 +3,9 @@
 /// Bounds on what the decoder buffers on behalf of the peer.
 ///
 /// Every buffer that grows with input is bounded by one of these values, so a decoder never
-/// holds more than `max_line_length + max_event_size` bytes plus the chunk being decoded.
+/// holds more than `max_line_length + max_event_size` bytes of input plus the chunk being
+/// decoded. Its allocations can be larger than what they hold: a growing buffer may have up to
+/// twice the room it uses, and the decoder keeps a few buffers of 4–8 KiB for reuse.
 /// Exceeding a limit is reported as a [`DecodeError`](crate::DecodeError); see there for how the
 /// decoder recovers.
 ///

@@ -2,8 +2,10 @@
 //! specification, and property tests holding the fast decoder to it.
 
 mod cases;
+mod differential;
 mod encoder;
 mod oracle;
 mod props;
+mod recovery;
 mod replay;
 mod support;
