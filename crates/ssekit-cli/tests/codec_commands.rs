@@ -2,20 +2,25 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-fn ssekit(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssekit"))
+/// `ssekit ARGS` with all three standard streams piped.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ssekit"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run ssekit");
+        .expect("run ssekit")
+}
+
+fn ssekit(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(args);
     let mut input = child.stdin.take().unwrap();
     let bytes = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -32,6 +37,15 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
         .collect()
+}
+
+/// The command failed on bad input: exit 2, and stderr names every one of `mentions`.
+fn assert_input_error(out: &Output, mentions: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    for mention in mentions {
+        assert!(stderr.contains(mention), "{mention:?} not in {stderr:?}");
+    }
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -185,10 +199,8 @@ fn encode_writes_nothing_of_a_rejected_line() {
     ] {
         let input = format!("{{\"data\":\"ok\"}}\n{bad}\n{{\"data\":\"never\"}}\n");
         let out = ssekit(&["encode"], input.as_bytes());
-        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert_input_error(&out, &["input line 2"]);
         assert_eq!(out.stdout, b"data: ok\n\n", "{bad}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("input line 2"), "{bad}: {stderr}");
     }
 }
 
@@ -196,13 +208,8 @@ fn encode_writes_nothing_of_a_rejected_line() {
 #[test]
 fn encode_rejects_invalid_utf8_naming_the_line() {
     let out = ssekit(&["encode"], b"{\"data\":\"ok\"}\n{\"data\":\"\xff\"}\n");
-    assert_eq!(out.status.code(), Some(2));
+    assert_input_error(&out, &["input line 2", "UTF-8"]);
     assert_eq!(out.stdout, b"data: ok\n\n");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("input line 2") && stderr.contains("UTF-8"),
-        "{stderr}"
-    );
 }
 
 /// A limit error names the line that is too long, or the event whose data is too large, and
@@ -211,23 +218,13 @@ fn encode_rejects_invalid_utf8_naming_the_line() {
 fn decode_limit_errors_name_the_line_or_event() {
     let input = b"data: a\n\n: note\r\ndata: 0123456789\n\n";
     let out = ssekit(&["decode", "--max-line-length", "10"], input);
-    assert_eq!(out.status.code(), Some(2));
+    assert_input_error(&out, &["line 4 ", "--max-line-length"]);
     assert_eq!(json_lines(&out.stdout).len(), 1);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("line 4 ") && stderr.contains("--max-line-length"),
-        "{stderr}"
-    );
 
     let input = b"data: a\n\nretry: 5\n\ndata: 012\ndata: 3456789\n\n";
     let out = ssekit(&["decode", "--max-event-size", "8"], input);
-    assert_eq!(out.status.code(), Some(2));
+    assert_input_error(&out, &["event 2:", "--max-event-size"]);
     assert_eq!(json_lines(&out.stdout).len(), 2); // the event, and the retry time
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("event 2:") && stderr.contains("--max-event-size"),
-        "{stderr}"
-    );
 }
 
 /// The default limits take an event of 9 MiB of data and stop at a line of 16 MiB + 1 byte.
@@ -264,13 +261,7 @@ fn decode_and_encode_end_quietly_when_the_reader_goes_away() {
         ("decode", &b"data: x\n\n"[..]),
         ("encode", &b"{\"data\":\"x\"}\n"[..]),
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ssekit"))
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&[command]);
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         stdin.write_all(item).unwrap();

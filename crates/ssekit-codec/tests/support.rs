@@ -24,7 +24,7 @@ pub(crate) fn error_json(kind: DecodeErrorKind) -> Value {
 }
 
 /// Drains `decoder` after a feed (or at the end, with `eof`), collecting frames and errors.
-fn drain(decoder: &mut Decoder, eof: bool, out: &mut Vec<Value>) {
+pub(crate) fn drain(decoder: &mut Decoder, eof: bool, out: &mut Vec<Value>) {
     loop {
         let next = if eof {
             decoder.finish()
