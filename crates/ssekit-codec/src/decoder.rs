@@ -508,7 +508,6 @@ impl Builder {
         }
     }
 
-    /// Drops the event being built.
     /// Drops the `id:` of an event that is not dispatched (a limit error, or the end of the
     /// stream): the last event ID buffer goes back to the last dispatched value, so that the
     /// dropped event's id is not carried into the next one.
@@ -520,6 +519,7 @@ impl Builder {
         }
     }
 
+    /// Drops the event being built.
     fn clear_event(&mut self) {
         self.data.clear(&mut self.spare);
         self.data_utf8 = true;
