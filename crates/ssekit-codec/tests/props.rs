@@ -227,17 +227,25 @@ proptest! {
         prop_assert_eq!(without_ids(&decode(&[wire.to_vec()])), without_ids(&frames));
     }
 
+    /// The one exception to "byte for byte": an empty id is written (`id:`, which resets the
+    /// reader's last event ID) and decodes as no id, since `Event::id()` is `None` when the
+    /// last event ID is empty. An event without an id carries the reader's last event ID.
     #[test]
-    fn decoded_event_equals_the_encoded_one(data in text(), kind in "[a-z]{0,6}", id in prop::option::of("[a-z0-9]{1,6}")) {
-        let mut event = Event::new(normalise_breaks(&data)).with_type(EventType::new(kind).unwrap());
-        if let Some(id) = id {
-            event = event.with_id(EventId::new(id).unwrap());
-        }
+    fn decoded_event_equals_the_encoded_one(data in text(), kind in "[a-z]{0,6}", id in prop::option::of("[a-z0-9]{0,6}")) {
+        let plain = Event::new(normalise_breaks(&data)).with_type(EventType::new(kind).unwrap());
+        let (event, expected) = match &id {
+            None => (plain.clone(), plain.with_id(EventId::new("before").unwrap())),
+            Some(id) if id.is_empty() => (plain.clone().with_id(EventId::new("").unwrap()), plain),
+            Some(id) => {
+                let event = plain.with_id(EventId::new(id.clone()).unwrap());
+                (event.clone(), event)
+            }
+        };
         let mut wire = BytesMut::new();
         Encoder::new().encode_event(&event, &mut wire);
-        let mut decoder = ssekit_codec::Decoder::new();
+        let mut decoder = ssekit_codec::Decoder::new().with_last_event_id("before");
         decoder.feed(&wire);
-        prop_assert_eq!(decoder.next_frame().unwrap(), Some(Frame::Event(event)));
+        prop_assert_eq!(decoder.next_frame().unwrap(), Some(Frame::Event(expected)));
         prop_assert_eq!(decoder.next_frame().unwrap(), None);
     }
 }

@@ -149,6 +149,46 @@ impl From<DecodeError> for Error {
 /// Lines are split off the read buffer without copying. At the end of the input an unterminated
 /// last event is dropped, as the specification says, instead of being an error (tokio-util's
 /// default `decode_eof` would report leftover bytes as one).
+///
+/// # After a limit error
+///
+/// `FramedRead` ends its stream after an error. The codec itself can go on: it drops the event
+/// being built and resumes with the next one. Through `FramedRead` that works only in part.
+/// Polled again after its `None`, `FramedRead` reads more input before it decodes what it
+/// already holds, so the events after the error wait for the peer's next bytes; and an error
+/// found at the end of the input ends the stream for good, with whatever followed it. To read
+/// past limit errors, drive [`ssekit_codec::Decoder`] directly:
+///
+/// ```
+/// use ssekit_tokio::{Frame, Limits};
+/// use tokio::io::AsyncReadExt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let mut input: &[u8] = b"data: far too long\n\ndata: ok\n\n";
+/// let limits = Limits::default().with_max_line_length(8);
+/// let mut decoder = ssekit_codec::Decoder::with_limits(limits);
+/// let (mut data, mut errors) = (Vec::new(), 0);
+/// let mut buf = vec![0; 4096];
+/// loop {
+///     let n = input.read(&mut buf).await?;
+///     if n == 0 {
+///         break;
+///     }
+///     decoder.feed(&buf[..n]);
+///     loop {
+///         match decoder.next_frame() {
+///             Ok(Some(Frame::Event(event))) => data.push(event.data().to_owned()),
+///             Ok(Some(_)) => {}
+///             Ok(None) => break,
+///             Err(_) => errors += 1, // the event is dropped; go on
+///         }
+///     }
+/// }
+/// assert_eq!((errors, data), (1, vec!["ok".to_owned()]));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     inner: ssekit_codec::Decoder,

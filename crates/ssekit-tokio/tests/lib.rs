@@ -117,6 +117,37 @@ fn events_skips_retry_and_drops_the_unterminated_event() {
     assert_eq!(got, ["a", "b"]);
 }
 
+/// What `SseDecoder`'s docs say of `FramedRead` after a limit error: the first error comes
+/// after the events before it and ends the stream; polled again at the end of the input, the
+/// leftover input gives the second error, and that one ends the stream for good, so the event
+/// after it is never seen. (If tokio-util changes this, the docs must change with it.)
+#[test]
+fn framed_read_after_a_limit_error_at_the_end_of_the_input() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let polls: Vec<String> = rt.block_on(async {
+        let input: &[u8] = b"data: a\n\ndata: xxxxxxxxxx\n\ndata: yyyyyyyyyy\n\ndata: ok\n\n";
+        let limits = Limits::default().with_max_line_length(8);
+        let mut framed = FramedRead::new(input, SseDecoder::with_limits(limits));
+        let mut polls = Vec::new();
+        for _ in 0..8 {
+            polls.push(match framed.next().await {
+                Some(Ok(Frame::Event(e))) => e.data().to_owned(),
+                Some(Ok(other)) => format!("{other:?}"),
+                Some(Err(e)) => format!("error: {e}"),
+                None => "end".to_owned(),
+            });
+        }
+        polls
+    });
+    let error = "error: the event stream exceeded a decoding limit";
+    assert_eq!(
+        polls,
+        ["a", error, "end", error, "end", "end", "end", "end"]
+    );
+}
+
 #[test]
 fn framed_write_then_framed_read_round_trips() {
     let rt = tokio::runtime::Builder::new_current_thread()
