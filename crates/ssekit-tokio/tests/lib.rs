@@ -22,12 +22,21 @@ fn frame_json(frame: &Frame) -> Value {
 }
 
 /// Decodes `chunks` through `FramedRead`; the items up to and including the first error.
-fn decode(chunks: Vec<Vec<u8>>, decoder: SseDecoder) -> Vec<Value> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs `future` to completion on a current-thread runtime.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .build()
-        .unwrap();
-    rt.block_on(async move {
-        let stream = futures_util::stream::iter(chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from(c))));
+        .unwrap()
+        .block_on(future)
+}
+
+fn decode(chunks: Vec<Vec<u8>>, decoder: SseDecoder) -> Vec<Value> {
+    block_on(async move {
+        let stream = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
+        );
         let mut frames = FramedRead::new(StreamReader::new(stream), decoder);
         let mut out = Vec::new();
         while let Some(item) = frames.next().await {
@@ -104,10 +113,7 @@ fn ssekit_codec_decoder(limits: Limits, comments: bool) -> ssekit_codec::Decoder
 
 #[test]
 fn events_skips_retry_and_drops_the_unterminated_event() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let got: Vec<String> = rt.block_on(async {
+    let got: Vec<String> = block_on(async {
         let input: &[u8] = b"retry: 10\ndata: a\n\nid: 2\ndata: b\n\ndata: c";
         events(input)
             .map(|e| e.unwrap().data().to_owned())
@@ -123,10 +129,7 @@ fn events_skips_retry_and_drops_the_unterminated_event() {
 /// after it is never seen. (If tokio-util changes this, the docs must change with it.)
 #[test]
 fn framed_read_after_a_limit_error_at_the_end_of_the_input() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let polls: Vec<String> = rt.block_on(async {
+    let polls: Vec<String> = block_on(async {
         let input: &[u8] = b"data: a\n\ndata: xxxxxxxxxx\n\ndata: yyyyyyyyyy\n\ndata: ok\n\n";
         let limits = Limits::default().with_max_line_length(8);
         let mut framed = FramedRead::new(input, SseDecoder::with_limits(limits));
@@ -150,10 +153,7 @@ fn framed_read_after_a_limit_error_at_the_end_of_the_input() {
 
 #[test]
 fn framed_write_then_framed_read_round_trips() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         use futures_util::SinkExt;
         let mut wire = Vec::new();
         {
