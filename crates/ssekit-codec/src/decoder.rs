@@ -508,22 +508,18 @@ impl Builder {
         }
     }
 
-    /// Drops the `id:` of an event that is not dispatched (a limit error, or the end of the
-    /// stream): the last event ID buffer goes back to the last dispatched value, so that the
-    /// dropped event's id is not carried into the next one.
-    fn forget_id(&mut self) {
+    /// Drops the event being built, with an `id:` it set: the last event ID buffer goes back
+    /// to the last dispatched value, so that an event dropped by a limit error or at the end
+    /// of the stream passes no id on. (At a dispatch the id was noted first, so it stays.)
+    fn clear_event(&mut self) {
+        self.data.clear(&mut self.spare);
+        self.data_utf8 = true;
+        self.event_type = None;
         if self.id_set {
             self.id_set = false;
             self.last_id = self.dispatched_id.clone();
             self.last_id_utf8 = false;
         }
-    }
-
-    /// Drops the event being built.
-    fn clear_event(&mut self) {
-        self.data.clear(&mut self.spare);
-        self.data_utf8 = true;
-        self.event_type = None;
     }
 }
 
@@ -1075,8 +1071,7 @@ impl Decoder {
         self.text_wanted = TEXT;
         // At the end of the stream a BOM prefix can no longer grow into a BOM (a whole BOM
         // is still stripped, by the loop).
-        let rest = &self.chunk[self.pos..];
-        if rest.len() < BOM.len() && BOM.starts_with(rest) {
+        if self.at_bom_prefix() {
             self.slow.remove(Slow::NOT_STARTED);
         }
         if let Some(step) = self.next::<TEXT>()? {
@@ -1091,7 +1086,6 @@ impl Decoder {
         self.pending.clear();
         self.slow = Slow::NOT_STARTED;
         self.builder.clear_event();
-        self.builder.forget_id();
         Ok(None)
     }
 
@@ -1436,15 +1430,21 @@ impl Decoder {
     /// Handles the stream's first bytes: strips one BOM. Returns `false` when the bytes so far
     /// could still be the start of a BOM and more input is needed.
     fn start_stream(&mut self) -> bool {
-        let rest = &self.chunk[self.pos..];
-        if rest.len() < BOM.len() && BOM.starts_with(rest) {
+        if self.at_bom_prefix() {
             return false;
         }
-        if rest.starts_with(BOM) {
+        if self.chunk[self.pos..].starts_with(BOM) {
             self.pos += BOM.len();
         }
         self.slow.remove(Slow::NOT_STARTED);
         true
+    }
+
+    /// Whether the unparsed input is a BOM's first bytes (or nothing), which more input could
+    /// still complete.
+    fn at_bom_prefix(&self) -> bool {
+        let rest = &self.chunk[self.pos..];
+        rest.len() < BOM.len() && BOM.starts_with(rest)
     }
 
     /// The chunk ends inside a line: keep its start for the next chunk, within the limit.
@@ -1478,7 +1478,6 @@ impl Decoder {
     /// Reports a limit error: the current event is dropped and the rest of it skipped.
     fn fail(&mut self, kind: DecodeErrorKind) -> DecodeError {
         self.builder.clear_event();
-        self.builder.forget_id();
         self.slow.insert(Slow::DISCARDING_EVENT);
         let limit = match kind {
             DecodeErrorKind::LineTooLong => self.limits.max_line_length(),
