@@ -231,9 +231,9 @@ fn grow_data(joined: &mut BytesMut, additional: usize, last_large: usize) {
 /// The AVX2 searcher for line breaks (CR or LF), where the CPU has AVX2. `memchr2` makes its
 /// searcher (and picks the CPU's routine through a function pointer) on every call, which for
 /// the short haystacks of small chunks and lines cost about a third of the search (measured);
-/// this one is made once. (Kept in the decoder instead, it saved another 1% of the instructions
-/// but made the decoder 544 bytes instead of 336.) Without `std` the CPU cannot be asked, and `memchr2` decides
-/// from the compile-time target.
+/// this one is made once. (Kept in the decoder instead, it saved another 1% of the
+/// instructions but made the decoder 544 bytes instead of 336.) Without `std` the CPU cannot be
+/// asked, and `memchr2` decides from the compile-time target.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 static AVX2_LINE_BREAKS: std::sync::OnceLock<Option<memchr::arch::x86_64::avx2::memchr::Two>> =
     std::sync::OnceLock::new();

@@ -21,7 +21,6 @@ fn frame_json(frame: &Frame) -> Value {
     }
 }
 
-/// Decodes `chunks` through `FramedRead`; the items up to and including the first error.
 /// Runs `future` to completion on a current-thread runtime.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -30,6 +29,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// Decodes `chunks` through `FramedRead`; the items up to and including the first error.
 fn decode(chunks: Vec<Vec<u8>>, decoder: SseDecoder) -> Vec<Value> {
     block_on(async move {
         let stream = futures_util::stream::iter(
